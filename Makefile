@@ -1,0 +1,123 @@
+# Makefile -- builds login-fcgi and relay, runs the system and its tests.
+#
+#   make            release build: login-fcgi/login-fcgi, relay/relay
+#   make asan       the same code with AddressSanitizer + UBSan (build/asan/)
+#   make test       install what is missing, build, run every test suite
+#   make run        start the whole system locally (PostgreSQL, nginx, ...)
+#   make migrate    apply sql/ migrations to $$DATABASE_URL
+#   make psql       psql on the local cluster as the read-only DBA role
+#   make bench      benchmarks (see README)
+#   make fuzz       fuzz every parser for FUZZ_SECONDS each
+#
+# Sources are found by wildcard: a new .c file in shared/, login-fcgi/ or
+# relay/ needs no edit here. Unit tests are tests/unit/<part>/test_*.c, each
+# one cmocka program linked with that part's objects (minus main.o).
+
+BUILD    ?= release
+OUT      := build/$(BUILD)
+CC       ?= cc
+PKGS     := libpq libcurl openssl jansson fcgi
+
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow \
+                 -Wstrict-prototypes -Wformat=2 -MMD -MP -Ishared \
+                 $(shell pkg-config --cflags $(PKGS))
+ifeq ($(BUILD),asan)
+CFLAGS_MODE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS_MODE := -fsanitize=address,undefined
+else
+CFLAGS_MODE := -O2
+LDFLAGS_MODE :=
+endif
+CFLAGS  += $(CFLAGS_COMMON) $(CFLAGS_MODE)
+LDFLAGS += $(LDFLAGS_MODE)
+
+LIBS_SHARED := $(shell pkg-config --libs libpq openssl jansson) -lpthread
+LIBS_LOGIN  := $(shell pkg-config --libs fcgi libcurl) $(LIBS_SHARED)
+LIBS_RELAY  := -lwslay $(LIBS_SHARED)
+LIBS_TEST   := $(shell pkg-config --libs cmocka)
+
+SHARED_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard shared/*.c))
+LOGIN_OBJ  := $(patsubst %.c,$(OUT)/%.o,$(wildcard login-fcgi/*.c))
+RELAY_OBJ  := $(patsubst %.c,$(OUT)/%.o,$(wildcard relay/*.c))
+LOGIN_LIB_OBJ := $(filter-out %/main.o,$(LOGIN_OBJ))
+RELAY_LIB_OBJ := $(filter-out %/main.o,$(RELAY_OBJ))
+
+PROGRAMS := $(if $(LOGIN_OBJ),$(OUT)/login-fcgi/login-fcgi) $(if $(RELAY_OBJ),$(OUT)/relay/relay)
+
+UNIT_SHARED := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(wildcard tests/unit/shared/test_*.c))
+UNIT_LOGIN  := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(wildcard tests/unit/login/test_*.c))
+UNIT_RELAY  := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(wildcard tests/unit/relay/test_*.c))
+UNIT_TESTS  := $(UNIT_SHARED) $(UNIT_LOGIN) $(UNIT_RELAY)
+
+.PHONY: all asan programs unit-tests test deps run migrate psql bench fuzz clean format
+.DEFAULT_GOAL := all
+
+ifeq ($(BUILD),release)
+all: programs
+	@$(if $(LOGIN_OBJ),ln -sf ../$(OUT)/login-fcgi/login-fcgi login-fcgi/login-fcgi)
+	@$(if $(RELAY_OBJ),ln -sf ../$(OUT)/relay/relay relay/relay)
+else
+all: programs
+endif
+
+programs: $(PROGRAMS)
+unit-tests: $(UNIT_TESTS)
+
+asan:
+	$(MAKE) BUILD=asan programs unit-tests
+
+$(OUT)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(OUT)/libshared.a: $(SHARED_OBJ)
+	$(AR) rcs $@ $^
+
+$(OUT)/login-fcgi/login-fcgi: $(LOGIN_OBJ) $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LOGIN)
+
+$(OUT)/relay/relay: $(RELAY_OBJ) $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_RELAY)
+
+$(UNIT_SHARED): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TEST) $(LIBS_SHARED)
+
+$(UNIT_LOGIN): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(LOGIN_LIB_OBJ) $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TEST) $(LIBS_LOGIN)
+
+$(UNIT_RELAY): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(RELAY_LIB_OBJ) $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TEST) $(LIBS_RELAY)
+
+# Unit tests may include test data and headers of the part they test.
+$(OUT)/tests/unit/%.o: CFLAGS += -Ilogin-fcgi -Irelay -Itests/unit
+
+deps:
+	tools/install-deps.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) asan
+	tests/run.sh
+
+run: deps all
+	tools/stack.sh run
+
+migrate:
+	sql/migrate.sh
+
+psql:
+	tools/psql.sh
+
+bench: deps all
+	tools/bench.sh
+
+fuzz:
+	tools/fuzz.sh
+
+format:
+	clang-format -i shared/*.[ch] login-fcgi/*.[ch] relay/*.[ch] tests/unit/*/*.[ch]
+
+clean:
+	rm -rf build login-fcgi/login-fcgi relay/relay
+
+-include $(shell find build -name '*.d' 2>/dev/null)

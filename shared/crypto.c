@@ -1,0 +1,180 @@
+/* crypto.c -- strict base64, digests, AES-128-CBC and tokens on OpenSSL. */
+#include "crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Value of one base64 character, or -1. */
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+int base64_decode(const char *in, size_t len, unsigned char *out, size_t cap, size_t *out_len)
+{
+    if (len % 4 != 0)
+        return -1;
+    size_t pad = 0;
+    if (len > 0 && in[len - 1] == '=')
+        pad = (len > 1 && in[len - 2] == '=') ? 2 : 1;
+    size_t n = len / 4 * 3 - pad;
+    if (n > cap)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4];
+        int last = i + 4 == len;
+        for (int k = 0; k < 4; k++) {
+            int is_pad = last && k >= 4 - (int)pad;
+            v[k] = is_pad ? 0 : b64_value((unsigned char)in[i + k]);
+            if (v[k] < 0)
+                return -1;
+        }
+        unsigned long triple = (unsigned long)v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3];
+        unsigned char bytes[3] = {triple >> 16, (triple >> 8) & 0xff, triple & 0xff};
+        size_t take = last ? 3 - pad : 3;
+        /* Bits that padding drops must be zero (canonical encoding). */
+        if (last && pad && (bytes[take] != 0 || (pad == 2 && bytes[2] != 0)))
+            return -1;
+        memcpy(out + o, bytes, take);
+        o += take;
+    }
+    *out_len = o;
+    return 0;
+}
+
+size_t base64_encode(const unsigned char *in, size_t len, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned long triple = (unsigned long)in[i] << 16;
+        if (i + 1 < len)
+            triple |= (unsigned long)in[i + 1] << 8;
+        if (i + 2 < len)
+            triple |= in[i + 2];
+        out[o++] = b64_alphabet[(triple >> 18) & 63];
+        out[o++] = b64_alphabet[(triple >> 12) & 63];
+        out[o++] = i + 1 < len ? b64_alphabet[(triple >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? b64_alphabet[triple & 63] : '=';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+int crypto_sha1_hex2(const void *a, size_t alen, const void *b, size_t blen, char *out)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) &&
+             EVP_DigestUpdate(ctx, a, alen) && EVP_DigestUpdate(ctx, b, blen) &&
+             EVP_DigestFinal_ex(ctx, md, &md_len);
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return -1;
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < md_len; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[2 * md_len] = '\0';
+    return 0;
+}
+
+int crypto_sha256(const void *data, size_t len, unsigned char *out)
+{
+    unsigned int md_len = 0;
+    return EVP_Digest(data, len, out, &md_len, EVP_sha256(), NULL) ? 0 : -1;
+}
+
+bool crypto_equal(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+bool crypto_equal_str(const char *a, const char *b)
+{
+    size_t alen = strlen(a), blen = strlen(b);
+    if (alen != blen)
+        return false;
+    return crypto_equal(a, b, alen);
+}
+
+int crypto_random_hex(char *out, size_t nbytes)
+{
+    unsigned char buf[64];
+    static const char hex[] = "0123456789abcdef";
+    if (nbytes > sizeof(buf) || RAND_bytes(buf, (int)nbytes) != 1)
+        return -1;
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[buf[i] >> 4];
+        out[2 * i + 1] = hex[buf[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+    return 0;
+}
+
+/* Run AES-128-CBC without OpenSSL's padding (we check PKCS#7 ourselves). */
+static int aes128cbc_raw(int encrypt, const unsigned char *key, const unsigned char *iv,
+                         const unsigned char *in, size_t in_len, unsigned char *out)
+{
+    int len1 = 0, len2 = 0;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int ok = ctx && EVP_CipherInit_ex(ctx, EVP_aes_128_cbc(), NULL, key, iv, encrypt) &&
+             EVP_CIPHER_CTX_set_padding(ctx, 0) &&
+             EVP_CipherUpdate(ctx, out, &len1, in, (int)in_len) &&
+             EVP_CipherFinal_ex(ctx, out + len1, &len2);
+    EVP_CIPHER_CTX_free(ctx);
+    return ok && (size_t)(len1 + len2) == in_len ? 0 : -1;
+}
+
+int crypto_aes128cbc_decrypt(const unsigned char key[16], const unsigned char iv[16],
+                             const unsigned char *in, size_t in_len, unsigned char *out,
+                             size_t *out_len)
+{
+    if (in_len == 0 || in_len % 16 != 0 || in_len > (1u << 30))
+        return -1;
+    if (aes128cbc_raw(0, key, iv, in, in_len, out) < 0)
+        return -1;
+    unsigned char pad = out[in_len - 1];
+    if (pad == 0 || pad > 16)
+        return -1;
+    unsigned char diff = 0;
+    for (size_t i = in_len - pad; i < in_len; i++)
+        diff |= out[i] ^ pad;
+    if (diff)
+        return -1;
+    *out_len = in_len - pad;
+    return 0;
+}
+
+int crypto_aes128cbc_encrypt(const unsigned char key[16], const unsigned char iv[16],
+                             const unsigned char *in, size_t in_len, unsigned char *out,
+                             size_t *out_len)
+{
+    size_t pad = 16 - in_len % 16;
+    size_t total = in_len + pad;
+    if (in_len > (1u << 30))
+        return -1;
+    memmove(out, in, in_len);
+    memset(out + in_len, (int)pad, pad);
+    if (aes128cbc_raw(1, key, iv, out, total, out) < 0)
+        return -1;
+    *out_len = total;
+    return 0;
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# run.sh -- run every test suite and print one closing line "N passed, N failed".
+#
+# 1. C unit tests (cmocka, ASan+UBSan build): build/asan/tests/unit/*/test_*
+# 2. A stack of the real system (tools/stack.sh: private PostgreSQL, the
+#    WeChat stand-in, ASan builds of login-fcgi and the relay, nginx) on free
+#    loopback ports, then the Node suites against it: tests/integration/ and
+#    tests/client/ (node --test, one file at a time).
+# 3. The sanitizer logs of the programs: every report counts as a failure.
+#
+# Options (environment): TEST_FILTER=regex runs only the Node test files whose
+# path matches; KEEP_STACK=1 leaves the stack's directory for inspection.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+passed=0 failed=0
+count() { passed=$((passed + $1)); failed=$((failed + $2)); }
+
+# --- 1. unit tests ---------------------------------------------------------------
+for t in build/asan/tests/unit/*/test_*; do
+    [ -x "$t" ] || continue
+    out=$("$t" 2>&1); rc=$?
+    p=$(grep -oE '\[  PASSED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
+    f=$(grep -oE '\[  FAILED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
+    p=${p:-0} f=${f:-0}
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi   # crashed or sanitizer abort
+    [ "$f" != 0 ] && echo "$out"
+    echo "unit: $(basename "$t"): $p passed, $f failed"
+    count "$p" "$f"
+done
+
+# --- 2. the system ---------------------------------------------------------------
+STACK=$(mktemp -d /tmp/chat-test.XXXXXX)
+chmod 755 "$STACK"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$STACK/sanitizer:exitcode=23"
+export UBSAN_OPTIONS="print_stacktrace=1:log_path=$STACK/sanitizer"
+cleanup() {
+    tools/stack.sh stop "$STACK" >/dev/null 2>&1
+    [ "${KEEP_STACK:-0}" = 1 ] && echo "stack kept in $STACK" || rm -rf "$STACK"
+}
+trap cleanup EXIT
+
+if BIN_DIR=build/asan RELAYS=2 PG_TEST_SETTINGS=1 tools/stack.sh start "$STACK" >"$STACK/start.log" 2>&1; then
+    echo "stack: up ($(grep -o "BASE_URL='[^']*'" "$STACK/env"))"
+    mapfile -t files < <(ls tests/integration/*.test.js tests/client/*.test.js 2>/dev/null |
+                         grep -E "${TEST_FILTER:-.}")
+    if [ ${#files[@]} -gt 0 ]; then
+        out=$(STACK_DIR="$STACK" node --test --test-concurrency=1 --test-reporter=tap \
+              "${files[@]}" 2>&1); rc=$?
+        p=$(grep -E '^# pass [0-9]+' <<<"$out" | grep -oE '[0-9]+' | tail -1)
+        f=$(grep -E '^# fail [0-9]+' <<<"$out" | grep -oE '[0-9]+' | tail -1)
+        p=${p:-0} f=${f:-0}
+        if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+        grep -E '^(not )?ok |^# (Subtest|pass|fail)|^    ---|error|expected|actual|at .*test\.js' <<<"$out" |
+            grep -vE '^# Subtest' | head -400
+        echo "node: ${#files[@]} files: $p passed, $f failed"
+        count "$p" "$f"
+    fi
+    tools/stack.sh stop "$STACK" >/dev/null 2>&1
+else
+    echo "stack: failed to start"; cat "$STACK/start.log"; tail -n 30 "$STACK"/log/*.log 2>/dev/null
+    count 0 1
+fi
+
+# --- 3. sanitizer reports of the running programs --------------------------------
+reports=$(ls "$STACK"/sanitizer.* 2>/dev/null | wc -l)
+if [ "$reports" -gt 0 ]; then
+    for r in "$STACK"/sanitizer.*; do echo "== $r"; head -60 "$r"; done
+    echo "sanitizers: $reports report(s) from the running programs"
+    count 0 "$reports"
+else
+    echo "sanitizers: no reports from the running programs"
+    count 1 0
+fi
+if [ "$failed" != 0 ]; then
+    for l in "$STACK"/log/*.log; do [ -f "$l" ] && { echo "== $l"; tail -n 40 "$l"; }; done
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
