@@ -216,6 +216,7 @@ svc_start() {
 }
 
 relay_built() { [ -x "$BIN_DIR/relay/relay" ]; }
+login_built() { [ -x "$BIN_DIR/login-fcgi/login-fcgi" ]; }
 
 # --- commands --------------------------------------------------------------------
 
@@ -224,7 +225,7 @@ cmd_start() {
     chmod 755 "$DIR"
     BIN_DIR=${BIN_DIR:-$ROOT/build/release}
     case $BIN_DIR in /*) ;; *) BIN_DIR=$ROOT/$BIN_DIR ;; esac
-    [ -x "$BIN_DIR/login-fcgi/login-fcgi" ] || die "no $BIN_DIR/login-fcgi/login-fcgi: run make first"
+    login_built || relay_built || die "no programs in $BIN_DIR: run make first"
     PORT=${PORT:-$(free_port)}
     RELAYS=${RELAYS:-1}
     FILES_DIR=${FILES_DIR:-$DIR/files}
@@ -250,10 +251,19 @@ cmd_start() {
     RELAY_PORTS=${RELAY_PORTS% } RELAY_METRICS_PORTS=${RELAY_METRICS_PORTS% }
     write_env
     [ "$STANDIN" = 1 ] && start_standin
-    start_login
+    login_built && start_login
     if relay_built; then for n in $(seq "$RELAYS"); do start_relay "$n"; done; fi
     start_nginx
-    wait_http "http://127.0.0.1:$PORT/healthz" "the system"
+    # Ready when every program answers its health check (each one 200 only
+    # when it reaches the database).
+    [ "$STANDIN" = 1 ] && wait_http "http://$STANDIN_ADDR/standin/healthz" "the WeChat stand-in"
+    for port in $RELAY_PORTS; do wait_http "http://127.0.0.1:$port/healthz" "relay on port $port"; done
+    if login_built; then
+        wait_http "http://127.0.0.1:$PORT/healthz" "login-fcgi behind nginx"
+    else
+        say "login-fcgi is not built: /login and friends answer 502"
+        wait_http "http://127.0.0.1:$PORT/standin/healthz" "nginx"
+    fi
 }
 
 cmd_stop() {
