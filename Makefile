@@ -24,6 +24,11 @@ CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow \
 ifeq ($(BUILD),asan)
 CFLAGS_MODE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS_MODE := -fsanitize=address,undefined
+else ifeq ($(BUILD),fuzz)
+CC := clang
+CFLAGS_MODE := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-sanitize-recover=undefined
+LDFLAGS_MODE := -fsanitize=fuzzer,address,undefined
 else
 CFLAGS_MODE := -O2
 LDFLAGS_MODE :=
@@ -49,7 +54,13 @@ UNIT_LOGIN  := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(wildcard tests/un
 UNIT_RELAY  := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(wildcard tests/unit/relay/test_*.c))
 UNIT_TESTS  := $(UNIT_SHARED) $(UNIT_LOGIN) $(UNIT_RELAY)
 
-.PHONY: all asan programs unit-tests test deps run migrate psql bench fuzz clean format
+# libFuzzer targets: tests/fuzz/fuzz_<part>_<name>.c, linked like unit tests.
+FUZZ_SHARED := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/fuzz/fuzz_shared_*.c))
+FUZZ_LOGIN  := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/fuzz/fuzz_login_*.c))
+FUZZ_RELAY  := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/fuzz/fuzz_relay_*.c))
+FUZZ_TARGETS := $(FUZZ_SHARED) $(FUZZ_LOGIN) $(FUZZ_RELAY)
+
+.PHONY: all asan programs unit-tests fuzz-targets test deps run migrate psql bench fuzz clean format
 .DEFAULT_GOAL := all
 
 ifeq ($(BUILD),release)
@@ -62,6 +73,7 @@ endif
 
 programs: $(PROGRAMS)
 unit-tests: $(UNIT_TESTS)
+fuzz-targets: $(FUZZ_TARGETS)
 
 asan:
 	$(MAKE) BUILD=asan programs unit-tests
@@ -88,6 +100,17 @@ $(UNIT_LOGIN): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(LOGIN_LIB_OBJ) $(OUT
 $(UNIT_RELAY): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(RELAY_LIB_OBJ) $(OUT)/libshared.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TEST) $(LIBS_RELAY)
 
+$(FUZZ_SHARED): $(OUT)/tests/%: $(OUT)/tests/%.o $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED)
+
+$(FUZZ_LOGIN): $(OUT)/tests/%: $(OUT)/tests/%.o $(LOGIN_LIB_OBJ) $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LOGIN)
+
+$(FUZZ_RELAY): $(OUT)/tests/%: $(OUT)/tests/%.o $(RELAY_LIB_OBJ) $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_RELAY)
+
+$(OUT)/tests/fuzz/%.o: CFLAGS += -Ilogin-fcgi -Irelay
+
 # Unit tests may include test data and headers of the part they test.
 $(OUT)/tests/unit/%.o: CFLAGS += -Ilogin-fcgi -Irelay -Itests/unit
 
@@ -112,7 +135,7 @@ bench: deps all
 	tools/bench.sh
 
 fuzz:
-	tools/fuzz.sh
+	tools/fuzz.sh $${FUZZ_SECONDS:-60}
 
 format:
 	clang-format -i shared/*.[ch] login-fcgi/*.[ch] relay/*.[ch] tests/unit/*/*.[ch]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh -- run every test suite and print one closing line "N passed, N failed".
 #
-# 1. C unit tests (cmocka, ASan+UBSan build): build/asan/tests/unit/*/test_*
+# 1. C unit tests (cmocka, ASan+UBSan build): build/asan/tests/unit/*/test_*,
+#    then each libFuzzer target for TEST_FUZZ_SECONDS (default 10; 0 skips).
 # 2. A stack of the real system (tools/stack.sh: private PostgreSQL, the
 #    WeChat stand-in, ASan builds of login-fcgi and the relay, nginx) on free
 #    loopback ports, then the Node suites against it: tests/integration/ and
@@ -29,6 +30,15 @@ for t in build/asan/tests/unit/*/test_*; do
     echo "unit: $(basename "$t"): $p passed, $f failed"
     count "$p" "$f"
 done
+
+# --- 1b. fuzz targets, briefly (make fuzz runs them longer) --------------------
+if [ "${TEST_FUZZ_SECONDS:-10}" != 0 ]; then
+    out=$(tools/fuzz.sh "${TEST_FUZZ_SECONDS:-10}" 2>&1)
+    echo "$out"
+    p=$(grep -oE '^fuzz: [0-9]+ passed' <<<"$out" | grep -oE '[0-9]+' | tail -1)
+    f=$(grep -oE '[0-9]+ failed' <<<"$out" | grep -oE '[0-9]+' | tail -1)
+    count "${p:-0}" "${f:-1}"
+fi
 
 # --- 2. the system ---------------------------------------------------------------
 STACK=$(mktemp -d /tmp/chat-test.XXXXXX)
