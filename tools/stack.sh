@@ -19,6 +19,7 @@
 #   DATABASE_URL use this PostgreSQL instead of the private cluster
 #   WX_API_BASE, WX_APPID, WX_SECRET  use this WeChat endpoint instead of the stand-in
 #   PG_TEST_SETTINGS=1  run the private cluster with fsync off (tests only)
+#   MAINTENANCE_INTERVAL  run: seconds between tools/maintenance.sh runs (3600)
 # Any other variable (SESSION_TTL, RELAY_*, ...) is passed to the programs.
 set -euo pipefail
 
@@ -283,6 +284,9 @@ cmd_run() {
     export FILES_DIR=${FILES_DIR:-$DIR/files}
     trap 'echo; say "stopping"; cmd_stop; exit 0' INT TERM
     cmd_start
+    # Database maintenance (partitions ahead, retention, old sessions): now and hourly.
+    spawn maintenance env DATABASE_URL="$ADMIN_DATABASE_URL" "$ROOT/tools/maintenance.sh" \
+        --every "${MAINTENANCE_INTERVAL:-3600}"
     echo "chat room running at http://127.0.0.1:$PORT/   (logs in var/log, Ctrl-C to stop)"
     while sleep 1; do
         for f in "$DIR"/pid/*.pid; do
