@@ -1,0 +1,139 @@
+// wafer.test.js -- the real wafer-client-sdk@0.8.4, unmodified, running in
+// Node through tests/lib/wx-shim.js against the whole stack (nginx,
+// login-fcgi, PostgreSQL, the WeChat stand-in): login, authenticated
+// requests, and the SDK's own recovery when the server-side session has
+// expired or was revoked.
+'use strict';
+
+const { describe, it } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const { env, sql } = require('../lib/harness');
+const { createClient } = require('../lib/wx-shim');
+
+const RUN = crypto.randomBytes(3).toString('hex');
+let userSeq = 0;
+const uname = (tag) => `${tag}-${RUN}-${++userSeq}`;
+const SESSION_KEY = 'weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A';
+
+function waferClient(user, codeOptions) {
+  const c = createClient({ sdk: 'wafer', user, codeOptions });
+  c.sdk.setLoginUrl(`${env.BASE_URL}/login`);
+  return c;
+}
+
+// The session row of a skey: {id, uid, revoked, expired}, or null.
+function sessionRow(skey) {
+  const hash = crypto.createHash('sha256').update(skey).digest('hex');
+  const rows = sql(`SELECT id, user_id, revoked_at IS NOT NULL, expires_at <= now()
+                    FROM sessions WHERE skey_hash = decode(:'h', 'hex')`, { h: hash });
+  if (rows.length === 0) return null;
+  const [id, uid, revoked, expired] = rows[0];
+  return { id, uid: Number(uid), revoked: revoked === 't', expired: expired === 't' };
+}
+
+function uidOf(openid) {
+  return Number(sql(`SELECT id FROM users WHERE openid = :'o'`, { o: openid })[0][0]);
+}
+
+// "GET /user 401" style summary of the requests a client made since index `from`.
+const trail = (c, from = 0) => c.shim.requests.slice(from).map((r) => `${r.method} ${new URL(r.url).pathname} ${r.statusCode}`);
+
+describe('wafer-client-sdk 0.8.4', () => {
+  it('login() succeeds with the user info and stores a working session', async () => {
+    const user = uname('login');
+    const c = waferClient(user);
+    const userInfo = await c.login();
+    assert.equal(userInfo.nickName, user);
+    assert.equal(userInfo.city, 'Guangzhou');
+    const stored = c.wx.getStorageSync(SESSION_KEY);
+    assert.match(stored.id, /^[0-9a-f]{32}$/);
+    assert.match(stored.skey, /^[0-9a-f]{64}$/);
+    const row = sessionRow(stored.skey);
+    assert.ok(row, 'the stored skey names a session in the database');
+    assert.equal(row.id, stored.id);
+    assert.equal(row.uid, uidOf(c.shim.issued[0].openid));
+    assert.deepEqual(trail(c), ['GET /login 200']);
+  });
+
+  it('request({login: true}) returns the user; later requests reuse the session', async () => {
+    const user = uname('req');
+    const c = waferClient(user);
+    const res = await c.request({ login: true, url: `${env.BASE_URL}/user` });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.data.code, 0);
+    assert.equal(res.data.data.userInfo.nickName, user);
+    assert.equal(res.data.data.userInfo.uid, uidOf(c.shim.issued[0].openid));
+    const again = await c.request({ login: true, url: `${env.BASE_URL}/user` });
+    assert.equal(again.data.data.userInfo.uid, res.data.data.userInfo.uid);
+    assert.equal(c.shim.issued.length, 1, 'no second wx.login');
+    assert.deepEqual(trail(c), ['GET /login 200', 'GET /user 200', 'GET /user 200']);
+  });
+
+  it('POST /user through wafer.request updates the profile', async () => {
+    const c = waferClient(uname('post'));
+    await c.login();
+    const res = await c.request({ login: true, url: `${env.BASE_URL}/user`, method: 'POST', data: { nickName: 'Via SDK' } });
+    assert.equal(res.statusCode, 200, JSON.stringify(res.data));
+    assert.equal(res.data.data.userInfo.nickName, 'Via SDK');
+  });
+
+  for (const how of ['expired', 'revoked by POST /logout']) {
+    it(`a session ${how} on the server: the SDK logs in again by itself`, async () => {
+      const user = uname('relogin');
+      const c = waferClient(user);
+      await c.login();
+      const old = c.wx.getStorageSync(SESSION_KEY);
+      if (how === 'expired') {
+        sql(`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = :'id'`, { id: old.id });
+      } else {
+        const out = await c.request({ url: `${env.BASE_URL}/logout`, method: 'POST' });
+        assert.equal(out.statusCode, 200);
+        assert.deepEqual(out.data, { code: 0, message: 'logged out' });
+        assert.equal(sessionRow(old.skey).revoked, true);
+      }
+      const mark = c.shim.requests.length;
+      const res = await c.request({ login: true, url: `${env.BASE_URL}/user` });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.data.data.userInfo.nickName, user);
+      assert.deepEqual(trail(c, mark), ['GET /user 401', 'GET /login 200', 'GET /user 200']);
+      assert.equal(c.shim.issued.length, 2, 'one new wx.login');
+
+      const now = c.wx.getStorageSync(SESSION_KEY);
+      assert.notEqual(now.id, old.id);
+      assert.notEqual(now.skey, old.skey);
+      const row = sessionRow(now.skey);
+      assert.ok(row, 'a NEW session row exists');
+      assert.equal(row.id, now.id);
+      assert.equal(row.revoked, false);
+      assert.equal(row.expired, false);
+      assert.equal(row.uid, uidOf(c.shim.issued[0].openid));
+      const oldRow = sessionRow(old.skey);
+      assert.ok(oldRow.revoked || oldRow.expired);
+    });
+  }
+
+  it('a refused code reaches the SDK as a login failure with the server\'s reason', async () => {
+    const c = waferClient(uname('refused'), { reply: 'errcode:40029' });
+    await assert.rejects(c.login(), (err) => {
+      assert.equal(err.type, c.sdk.ERR_LOGIN_SESSION_NOT_RECEIVED);
+      assert.match(err.message, /ERR_LOGIN_FAILED/);
+      assert.match(err.message, /40029/);
+      return true;
+    });
+    assert.equal(c.wx.getStorageSync(SESSION_KEY), '');
+  });
+
+  it('two clients at once keep separate sessions and users', async () => {
+    const a = waferClient(uname('alice'));
+    const b = waferClient(uname('bob'));
+    const [ra, rb] = await Promise.all([
+      a.request({ login: true, url: `${env.BASE_URL}/user` }),
+      b.request({ login: true, url: `${env.BASE_URL}/user` }),
+    ]);
+    assert.equal(ra.data.data.userInfo.nickName, a.user);
+    assert.equal(rb.data.data.userInfo.nickName, b.user);
+    assert.notEqual(ra.data.data.userInfo.uid, rb.data.data.userInfo.uid);
+    assert.notEqual(a.wx.getStorageSync(SESSION_KEY).skey, b.wx.getStorageSync(SESSION_KEY).skey);
+  });
+});
