@@ -1,0 +1,298 @@
+/* store.c -- login-fcgi's data access over libpq (blocking, one connection
+ * per worker). */
+#include "store.h"
+
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_CONNECT_TIMEOUT_S 2
+
+struct store {
+    char *url;
+    PGconn *conn;
+    int worker;
+};
+
+/* The user columns every query returns, in the order row_to_user() reads. */
+#define USER_COLUMNS "u.id, u.nickname, u.avatar_url, u.gender, u.language, u.city, u.province, u.country"
+
+struct store *store_new(const char *url, int worker)
+{
+    struct store *st = xcalloc(1, sizeof(*st));
+    st->url = xstrdup(url);
+    st->worker = worker;
+    return st;
+}
+
+void store_free(struct store *st)
+{
+    if (!st)
+        return;
+    if (st->conn)
+        PQfinish(st->conn);
+    free(st->url);
+    free(st);
+}
+
+static void store_disconnect(struct store *st)
+{
+    if (st->conn) {
+        PQfinish(st->conn);
+        st->conn = NULL;
+    }
+}
+
+enum store_status store_connect(struct store *st)
+{
+    if (st->conn && PQstatus(st->conn) == CONNECTION_OK)
+        return STORE_OK;
+    store_disconnect(st);
+    char err[256];
+    st->conn = db_connect(st->url, "login-fcgi", STORE_CONNECT_TIMEOUT_S, err, sizeof(err));
+    if (!st->conn) {
+        log_warn("w%d database unavailable: %s", st->worker, err);
+        return STORE_UNAVAILABLE;
+    }
+    PGresult *res = PQexec(st->conn, "SET statement_timeout = '10s'");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        log_warn("w%d SET statement_timeout: %s", st->worker, db_result_error(res));
+    PQclear(res);
+    log_info("w%d connected to the database", st->worker);
+    return STORE_OK;
+}
+
+/* Whether a failed result means the connection is gone. */
+static bool connection_lost(const struct store *st, const PGresult *res)
+{
+    return PQstatus(st->conn) != CONNECTION_OK || db_result_sqlstate_is(res, "08") ||
+           db_result_sqlstate_is(res, "57P");
+}
+
+/* Run one statement expecting `want`. When `retry` and the connection turns
+ * out to be dead (a restarted server), reconnect and run it once more.
+ * Returns the result (caller PQclear()s it) or NULL with *status set. */
+static PGresult *store_exec(struct store *st, const char *what, const char *sql, int n,
+                            const char *const *values, const int *lengths, const int *formats,
+                            ExecStatusType want, bool retry, enum store_status *status)
+{
+    for (int attempt = 0;; attempt++) {
+        if (store_connect(st) != STORE_OK) {
+            *status = STORE_UNAVAILABLE;
+            return NULL;
+        }
+        PGresult *res = PQexecParams(st->conn, sql, n, NULL, values, lengths, formats, 0);
+        if (PQresultStatus(res) == want)
+            return res;
+        bool lost = connection_lost(st, res);
+        log_warn("w%d %s failed: %s", st->worker, what,
+                 res ? db_result_error(res) : db_error(st->conn));
+        PQclear(res);
+        if (!lost) {
+            *status = STORE_FAILED;
+            return NULL;
+        }
+        store_disconnect(st);
+        if (!retry || attempt > 0) {
+            *status = STORE_UNAVAILABLE;
+            return NULL;
+        }
+    }
+}
+
+/* Run a statement that returns no rows. */
+static enum store_status store_command(struct store *st, const char *what, const char *sql, int n,
+                                       const char *const *values, bool retry)
+{
+    enum store_status status = STORE_OK;
+    PGresult *res = store_exec(st, what, sql, n, values, NULL, NULL, PGRES_COMMAND_OK, retry,
+                               &status);
+    PQclear(res);
+    return status;
+}
+
+static void copy_col(const PGresult *res, int row, int col, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+/* Read USER_COLUMNS starting at column c. */
+static void row_to_user(const PGresult *res, int row, int c, struct store_user *u)
+{
+    struct profile *p = &u->profile;
+    u->uid = strtoll(PQgetvalue(res, row, c), NULL, 10);
+    copy_col(res, row, c + 1, p->nick, sizeof(p->nick));
+    copy_col(res, row, c + 2, p->avatar, sizeof(p->avatar));
+    p->gender = atoi(PQgetvalue(res, row, c + 3));
+    copy_col(res, row, c + 4, p->language, sizeof(p->language));
+    copy_col(res, row, c + 5, p->city, sizeof(p->city));
+    copy_col(res, row, c + 6, p->province, sizeof(p->province));
+    copy_col(res, row, c + 7, p->country, sizeof(p->country));
+}
+
+enum store_status store_ping(struct store *st)
+{
+    enum store_status status = STORE_OK;
+    PGresult *res = store_exec(st, "health check", "SELECT 1", 0, NULL, NULL, NULL,
+                               PGRES_TUPLES_OK, true, &status);
+    if (!res)
+        return STORE_UNAVAILABLE;
+    PQclear(res);
+    return STORE_OK;
+}
+
+/* Step 1 of a login: the user row by openid, created when new, locked. */
+static enum store_status login_user(struct store *st, const struct store_login *in,
+                                    struct store_user *u)
+{
+    const char *unionid = in->unionid && *in->unionid ? in->unionid : NULL;
+    const char *values[] = {in->openid, unionid};
+    enum store_status status = STORE_OK;
+    PGresult *res = store_exec(
+        st, "login: upsert user",
+        "INSERT INTO users AS u (openid, unionid) VALUES ($1, $2) "
+        "ON CONFLICT (openid) DO UPDATE SET unionid = COALESCE(EXCLUDED.unionid, u.unionid) "
+        "RETURNING " USER_COLUMNS,
+        2, values, NULL, NULL, PGRES_TUPLES_OK, false, &status);
+    if (!res)
+        return status;
+    row_to_user(res, 0, 0, u);
+    PQclear(res);
+    return STORE_OK;
+}
+
+/* Step 2: store the merged profile when it differs. */
+static enum store_status login_profile(struct store *st, const struct profile *incoming,
+                                       struct store_user *u)
+{
+    struct profile merged;
+    profile_merge(&u->profile, incoming, &merged);
+    if (profile_equal(&merged, &u->profile))
+        return STORE_OK;
+    char uid[24], gender[12];
+    snprintf(uid, sizeof(uid), "%lld", u->uid);
+    snprintf(gender, sizeof(gender), "%d", merged.gender);
+    const char *values[] = {uid,           merged.nick,     merged.avatar,  gender,
+                            merged.language, merged.city, merged.province, merged.country};
+    enum store_status status = store_command(
+        st, "login: update profile",
+        "UPDATE users SET nickname = $2, avatar_url = $3, gender = $4, language = $5, "
+        "city = $6, province = $7, country = $8, updated_at = now() WHERE id = $1",
+        8, values, false);
+    if (status == STORE_OK)
+        u->profile = merged;
+    return status;
+}
+
+/* Step 3: the session row. */
+static enum store_status login_session(struct store *st, const struct store_login *in,
+                                       long long uid)
+{
+    char uid_text[24], ttl[24];
+    snprintf(uid_text, sizeof(uid_text), "%lld", uid);
+    snprintf(ttl, sizeof(ttl), "%lld", in->ttl_ms);
+    const char *values[] = {in->session_id, (const char *)in->skey_hash, uid_text,
+                            in->wx_session_key, ttl};
+    const int lengths[] = {0, CRYPTO_SHA256_LEN, 0, 0, 0};
+    const int formats[] = {0, 1, 0, 0, 0};
+    enum store_status status = STORE_OK;
+    PGresult *res = store_exec(
+        st, "login: insert session",
+        "INSERT INTO sessions (id, skey_hash, user_id, wx_session_key, expires_at) "
+        "VALUES ($1, $2, $3, $4, now() + $5::bigint * interval '1 millisecond')",
+        5, values, lengths, formats, PGRES_COMMAND_OK, false, &status);
+    if (!res)
+        return status;
+    PQclear(res);
+    return STORE_OK;
+}
+
+enum store_status store_login(struct store *st, const struct store_login *in,
+                              struct store_user *out)
+{
+    enum store_status status = store_command(st, "login: begin", "BEGIN", 0, NULL, true);
+    if (status != STORE_OK)
+        return status;
+    status = login_user(st, in, out);
+    if (status == STORE_OK && in->incoming)
+        status = login_profile(st, in->incoming, out);
+    if (status == STORE_OK)
+        status = login_session(st, in, out->uid);
+    if (status == STORE_OK)
+        status = store_command(st, "login: commit", "COMMIT", 0, NULL, false);
+    if (status != STORE_OK && st->conn) {
+        PGresult *res = PQexec(st->conn, "ROLLBACK");
+        PQclear(res);
+    }
+    return status;
+}
+
+enum store_status store_session_find(struct store *st, const unsigned char *skey_hash,
+                                     struct store_session *s, struct store_user *u)
+{
+    const char *values[] = {(const char *)skey_hash};
+    const int lengths[] = {CRYPTO_SHA256_LEN}, formats[] = {1};
+    enum store_status status = STORE_OK;
+    PGresult *res = store_exec(
+        st, "session lookup",
+        "SELECT s.id, s.last_seen_at < now() - interval '1 minute', " USER_COLUMNS
+        " FROM sessions s JOIN users u ON u.id = s.user_id "
+        "WHERE s.skey_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()",
+        1, values, lengths, formats, PGRES_TUPLES_OK, true, &status);
+    if (!res)
+        return status;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return STORE_NOT_FOUND;
+    }
+    copy_col(res, 0, 0, s->id, sizeof(s->id));
+    s->touch_due = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    row_to_user(res, 0, 2, u);
+    PQclear(res);
+    return STORE_OK;
+}
+
+enum store_status store_session_touch(struct store *st, const char *session_id)
+{
+    return store_command(st, "session touch",
+                         "UPDATE sessions SET last_seen_at = now() "
+                         "WHERE id = $1 AND last_seen_at < now() - interval '1 minute'",
+                         1, (const char *const[]){session_id}, true);
+}
+
+enum store_status store_session_revoke(struct store *st, const char *session_id)
+{
+    return store_command(st, "session revoke",
+                         "UPDATE sessions SET revoked_at = now() "
+                         "WHERE id = $1 AND revoked_at IS NULL",
+                         1, (const char *const[]){session_id}, true);
+}
+
+enum store_status store_user_update(struct store *st, long long uid, const char *nick,
+                                    const char *avatar, struct store_user *out)
+{
+    char uid_text[24];
+    snprintf(uid_text, sizeof(uid_text), "%lld", uid);
+    const char *values[] = {uid_text, nick, avatar};
+    enum store_status status = STORE_OK;
+    PGresult *res = store_exec(
+        st, "profile update",
+        "UPDATE users AS u SET nickname = COALESCE($2, u.nickname), "
+        "avatar_url = COALESCE($3, u.avatar_url), updated_at = now() "
+        "WHERE u.id = $1 RETURNING " USER_COLUMNS,
+        3, values, NULL, NULL, PGRES_TUPLES_OK, true, &status);
+    if (!res)
+        return status;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return STORE_NOT_FOUND;
+    }
+    row_to_user(res, 0, 0, out);
+    PQclear(res);
+    return STORE_OK;
+}

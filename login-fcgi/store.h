@@ -1,0 +1,80 @@
+/* store.h -- all of login-fcgi's SQL: users, sessions, the health check.
+ *
+ * One store per worker thread, owning one blocking PostgreSQL connection
+ * that is (re)opened on demand: when the database is down a call fails fast
+ * with STORE_UNAVAILABLE, and the next call tries to connect again. Queries
+ * are parameterised; PGresult values never leave store.c. */
+#ifndef LOGIN_STORE_H
+#define LOGIN_STORE_H
+
+#include "crypto.h"
+#include "profile.h"
+
+#include <stdbool.h>
+
+enum store_status {
+    STORE_OK = 0,
+    STORE_NOT_FOUND = 1,    /* no such (live) row */
+    STORE_UNAVAILABLE = -1, /* cannot reach the database (answer 503) */
+    STORE_FAILED = -2       /* the query failed otherwise (logged; answer 500) */
+};
+
+struct store;
+
+struct store_user {
+    long long uid;
+    struct profile profile;
+};
+
+struct store_session {
+    char id[33];    /* public session id (X-WX-Id) */
+    bool touch_due; /* last_seen_at is more than a minute old */
+};
+
+/* What a successful login stores. */
+struct store_login {
+    const char *openid;
+    const char *unionid;            /* NULL or "" when WeChat sent none */
+    const struct profile *incoming; /* NULL for a code-only login */
+    const char *session_id;         /* 32 hex characters */
+    const unsigned char *skey_hash; /* CRYPTO_SHA256_LEN bytes */
+    const char *wx_session_key;     /* stored for the session; secret */
+    long long ttl_ms;
+};
+
+/* A store for `url` (copied), logging as "w<worker>". Connects lazily. */
+struct store *store_new(const char *url, int worker);
+
+/* Close the connection and free the store (NULL is fine). */
+void store_free(struct store *st);
+
+/* Make sure the connection is open (connecting if needed, with a 2 s
+ * timeout). Returns STORE_OK or STORE_UNAVAILABLE. */
+enum store_status store_connect(struct store *st);
+
+/* Health check: SELECT 1. */
+enum store_status store_ping(struct store *st);
+
+/* In one transaction: find or create the user by openid (storing unionid
+ * when given), merge the incoming profile with profile_merge(), and create
+ * the session. Fills *out with the stored user. */
+enum store_status store_login(struct store *st, const struct store_login *in,
+                              struct store_user *out);
+
+/* The live (not expired, not revoked) session whose skey hashes to
+ * skey_hash, and its user. STORE_NOT_FOUND when there is none. */
+enum store_status store_session_find(struct store *st, const unsigned char *skey_hash,
+                                     struct store_session *s, struct store_user *u);
+
+/* Set last_seen_at = now() when it is over a minute old. */
+enum store_status store_session_touch(struct store *st, const char *session_id);
+
+/* Revoke the session (revoked_at = now(), if not yet revoked). */
+enum store_status store_session_revoke(struct store *st, const char *session_id);
+
+/* Set the nickname and/or avatar (NULL: unchanged) of user uid and fill
+ * *out with the result. STORE_NOT_FOUND when the user does not exist. */
+enum store_status store_user_update(struct store *st, long long uid, const char *nick,
+                                    const char *avatar, struct store_user *out);
+
+#endif

@@ -1,0 +1,231 @@
+/* wx_client.c -- jscode2session over a reused libcurl handle. */
+#include "wx_client.h"
+
+#include "crypto.h"
+#include "log.h"
+#include "settings.h"
+#include "util.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WX_ANSWER_MAX (64 * 1024)
+
+struct wx_client {
+    CURL *curl;
+    const struct settings *cfg;
+    char *body; /* the answer being received */
+    size_t len, cap;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Copy string member key (1..cap-1 bytes, or empty allowed when optional). */
+static int copy_string(const json_t *obj, const char *key, char *out, size_t cap, int optional)
+{
+    json_t *v = json_object_get(obj, key);
+    out[0] = '\0';
+    if (!v || json_is_null(v))
+        return optional ? 0 : -1;
+    if (!json_is_string(v) || json_string_length(v) >= cap ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return -1;
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    return optional || out[0] ? 0 : -1;
+}
+
+static enum wx_status bad_answer(struct wx_session *out, const char *why)
+{
+    snprintf(out->errmsg, sizeof(out->errmsg), "%s", why);
+    out->status = WX_BAD_ANSWER;
+    return WX_BAD_ANSWER;
+}
+
+/* Fill errcode/errmsg from a refusal. */
+static enum wx_status refused(const json_t *obj, struct wx_session *out)
+{
+    const char *msg = json_string_value(json_object_get(obj, "errmsg"));
+    out->errcode = (long)json_integer_value(json_object_get(obj, "errcode"));
+    snprintf(out->errmsg, sizeof(out->errmsg), "%s", msg ? msg : "no errmsg");
+    out->status = WX_REFUSED;
+    return WX_REFUSED;
+}
+
+enum wx_status wx_parse_answer(const char *body, size_t len, struct wx_session *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    enum wx_status st;
+    if (!json_is_object(obj)) {
+        st = bad_answer(out, "WeChat's answer is not a JSON object");
+        goto done;
+    }
+    json_t *errcode = json_object_get(obj, "errcode");
+    if (errcode && !json_is_integer(errcode)) {
+        st = bad_answer(out, "WeChat's errcode is not an integer");
+        goto done;
+    }
+    if (errcode && json_integer_value(errcode) != 0) {
+        st = refused(obj, out);
+        goto done;
+    }
+    unsigned char key[BASE64_DECODED_MAX(sizeof(out->session_key))];
+    size_t key_len;
+    if (copy_string(obj, "openid", out->openid, sizeof(out->openid), 0) < 0 ||
+        copy_string(obj, "session_key", out->session_key, sizeof(out->session_key), 0) < 0 ||
+        copy_string(obj, "unionid", out->unionid, sizeof(out->unionid), 1) < 0) {
+        st = bad_answer(out, "WeChat's answer lacks openid or session_key");
+        goto done;
+    }
+    if (base64_decode(out->session_key, strlen(out->session_key), key, sizeof(key), &key_len) < 0 ||
+        key_len != 16) {
+        st = bad_answer(out, "WeChat's session_key is not base64 of 16 bytes");
+        goto done;
+    }
+    out->status = st = WX_OK;
+done:
+    if (st != WX_OK)
+        memset(out->session_key, 0, sizeof(out->session_key));
+    json_decref(obj);
+    return st;
+}
+
+char *wx_build_url(void *curl, const char *base, const char *appid, const char *secret,
+                   const char *code)
+{
+    char *a = curl_easy_escape(curl, appid, 0);
+    char *s = curl_easy_escape(curl, secret, 0);
+    char *c = curl_easy_escape(curl, code, 0);
+    char *url = NULL;
+    if (a && s && c) {
+        size_t blen = strlen(base);
+        while (blen > 0 && base[blen - 1] == '/')
+            blen--;
+        size_t n = blen + strlen(a) + strlen(s) + strlen(c) + 96;
+        url = xmalloc(n);
+        snprintf(url, n,
+                 "%.*s/sns/jscode2session?appid=%s&secret=%s&js_code=%s"
+                 "&grant_type=authorization_code",
+                 (int)blen, base, a, s, c);
+    }
+    curl_free(a);
+    curl_free(s);
+    curl_free(c);
+    return url;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct wx_client *c = userp;
+    size_t n = size * nmemb;
+    if (c->len + n > WX_ANSWER_MAX)
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    if (c->len + n + 1 > c->cap) {
+        c->cap = c->len + n + 1 > 4096 ? c->len + n + 1 : 4096;
+        c->body = xrealloc(c->body, c->cap);
+    }
+    memcpy(c->body + c->len, data, n);
+    c->len += n;
+    c->body[c->len] = '\0';
+    return n;
+}
+
+struct wx_client *wx_client_new(const struct settings *cfg)
+{
+    CURL *h = curl_easy_init();
+    if (!h)
+        return NULL;
+    struct wx_client *c = xcalloc(1, sizeof(*c));
+    c->curl = h;
+    c->cfg = cfg;
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->wx_connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->wx_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "chat-login-fcgi/1");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    return c;
+}
+
+void wx_client_free(struct wx_client *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->curl);
+    free(c->body);
+    free(c);
+}
+
+/* Classify a failed transfer. */
+static enum wx_status transfer_failed(struct wx_client *c, CURLcode rc, const char *tag,
+                                      struct wx_session *out)
+{
+    out->status = rc == CURLE_OPERATION_TIMEDOUT ? WX_TIMEOUT : WX_UNREACHABLE;
+    snprintf(out->errmsg, sizeof(out->errmsg), "%s",
+             out->status == WX_TIMEOUT ? "WeChat did not answer in time" : "WeChat is unreachable");
+    log_warn("%s jscode2session failed: %s (%s)", tag, curl_easy_strerror(rc),
+             c->errbuf[0] ? c->errbuf : "no detail");
+    return out->status;
+}
+
+enum wx_status wx_exchange(struct wx_client *c, const char *code, const char *tag,
+                           struct wx_session *out)
+{
+    memset(out, 0, sizeof(*out));
+    char *url = wx_build_url(c->curl, c->cfg->wx_api_base, c->cfg->wx_appid, c->cfg->wx_secret,
+                             code);
+    if (!url) {
+        out->status = WX_UNREACHABLE;
+        snprintf(out->errmsg, sizeof(out->errmsg), "could not build the WeChat request");
+        return out->status;
+    }
+    c->len = 0;
+    c->errbuf[0] = '\0';
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    CURLcode rc = curl_easy_perform(c->curl);
+    curl_easy_setopt(c->curl, CURLOPT_URL, "");
+    memset(url, 0, strlen(url));
+    free(url);
+    if (rc != CURLE_OK)
+        return transfer_failed(c, rc, tag, out);
+    long http = 0;
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &http);
+    if (http != 200) {
+        log_warn("%s jscode2session answered HTTP %ld", tag, http);
+        out->status = WX_HTTP_ERROR;
+        snprintf(out->errmsg, sizeof(out->errmsg), "WeChat answered HTTP %ld", http);
+        return out->status;
+    }
+    enum wx_status st = wx_parse_answer(c->body ? c->body : "", c->len, out);
+    if (c->body)
+        memset(c->body, 0, c->len); /* it held the session_key */
+    if (st == WX_BAD_ANSWER)
+        log_warn("%s jscode2session: %s", tag, out->errmsg);
+    else if (st == WX_REFUSED)
+        log_info("%s jscode2session refused: errcode %ld (%s)", tag, out->errcode, out->errmsg);
+    return st;
+}
+
+int wx_http_status(const struct wx_session *s)
+{
+    switch (s->status) {
+    case WX_OK:
+        return 200;
+    case WX_REFUSED:
+        return s->errcode == -1 ? 502 : 401;
+    case WX_TIMEOUT:
+        return 504;
+    default:
+        return 502;
+    }
+}
