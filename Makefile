@@ -131,7 +131,12 @@ migrate:
 psql:
 	tools/psql.sh
 
-bench: deps all
+# The load generator of `make bench` (tools/bench/): links the shared objects.
+BENCH_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard tools/bench/*.c))
+$(OUT)/tools/bench/loadgen: $(BENCH_OBJ) $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED) -lm
+
+bench: deps all $(OUT)/tools/bench/loadgen
 	tools/bench.sh
 
 fuzz:
