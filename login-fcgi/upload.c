@@ -27,9 +27,6 @@
 /* Bytes of multipart framing and other form fields allowed around the file:
  * a body longer than max_bytes + this is refused before it is read. */
 #define UPLOAD_BODY_OVERHEAD 65536
-/* After a failure, read at most this much more so that a small rejected body
- * does not linger in the connection; larger ones are left unread. */
-#define UPLOAD_DRAIN_MAX (1024 * 1024)
 
 struct upload_state {
     const struct upload_config *cfg;
@@ -163,19 +160,10 @@ static const struct multipart_callbacks upload_callbacks = {
     .part_end = on_part_end,
 };
 
-/* Read and discard up to `limit` bytes of what is left of the body. */
-static void drain(upload_read_fn read, void *ctx, long long limit)
-{
-    char buf[4096];
-    while (limit > 0) {
-        long n = read(ctx, buf, sizeof buf);
-        if (n <= 0) return;
-        limit -= n;
-    }
-}
-
 /* Feed the body to the parser until the close delimiter; returns
- * UPLOAD_OK or the failure (with err set). */
+ * UPLOAD_OK or the failure (with err set). Reading stops there: the caller
+ * owns the request and discards what is left of the body (the epilogue, or
+ * the rest of a refused upload) after answering. */
 static enum upload_status receive_body(struct upload_state *s, struct multipart_parser *mp,
                                        upload_read_fn read, void *ctx)
 {
@@ -188,7 +176,6 @@ static enum upload_status receive_body(struct upload_state *s, struct multipart_
         case MULTIPART_MORE:
             break;
         case MULTIPART_DONE:
-            drain(read, ctx, UPLOAD_BODY_OVERHEAD); /* the epilogue */
             if (!s->file_done) return failed(s, UPLOAD_BAD_REQUEST, "no \"file\" field in the form");
             return UPLOAD_OK;
         case MULTIPART_ERROR:
@@ -272,7 +259,6 @@ enum upload_status upload_receive(const struct upload_config *cfg, const char *c
         st = receive_body(&s, mp, read, ctx);
         if (st == UPLOAD_OK) st = store(&s, out);
     }
-    if (st != UPLOAD_OK) drain(read, ctx, UPLOAD_DRAIN_MAX);
     free(mp);
     cleanup(&s);
     return st;

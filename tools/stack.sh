@@ -184,6 +184,14 @@ start_relay() {
         RELAY_METRICS_LISTEN="127.0.0.1:$metrics" "$BIN_DIR/relay/relay"
 }
 
+# nginx's request body limit: UPLOAD_MAX_BYTES (with the K/M/G suffixes
+# login-fcgi accepts) plus 64 KiB of multipart framing.
+upload_body_max() {
+    local v=${UPLOAD_MAX_BYTES:-10M} mult=1
+    case $v in *[kK]) mult=1024 ;; *[mM]) mult=1048576 ;; *[gG]) mult=1073741824 ;; esac
+    echo $((${v%[kKmMgG]} * mult + 65536))
+}
+
 render_nginx_conf() {
     local servers="" port
     for port in $RELAY_PORTS; do servers+="        server 127.0.0.1:$port;"$'\n'; done
@@ -191,7 +199,7 @@ render_nginx_conf() {
     mkdir -p "$DIR/nginx/nginx-tmp"
     awk -v prefix="$DIR/nginx" -v listen="127.0.0.1:$PORT" -v fcgi="$FCGI_ADDR" \
         -v standin="$STANDIN_ADDR" -v files="$FILES_DIR" -v web="$ROOT/web" \
-        -v upload="${UPLOAD_MAX_BYTES:-10485760}" -v relays="${servers%$'\n'}" '
+        -v upload="$(upload_body_max)" -v relays="${servers%$'\n'}" '
         { gsub(/@PREFIX@/, prefix); gsub(/@LISTEN@/, listen); gsub(/@FCGI_ADDR@/, fcgi);
           gsub(/@STANDIN_ADDR@/, standin); gsub(/@FILES_DIR@/, files); gsub(/@WEB_ROOT@/, web);
           gsub(/@UPLOAD_MAX@/, upload); gsub(/@RELAY_SERVERS@/, relays); print }' \
