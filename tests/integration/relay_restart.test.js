@@ -57,6 +57,7 @@ test('PostgreSQL stopped: ERR_UNAVAILABLE, nothing acknowledged is lost, the rel
       await sleep(200);
     }
   })();
+  steady.catch(() => {});   // awaited below; no unhandled rejection meanwhile
   await sleep(300);
   const ports = relayPorts();
   let stopped = false;

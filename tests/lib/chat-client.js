@@ -414,10 +414,13 @@ class RawConn {
 
   waitEnd(timeout) { return this.until(() => (this.ended ? true : undefined), 'end of connection', timeout); }
 
-  write(bytes) {
+  // Resolves true once the bytes are handed to the kernel, false on error
+  // or when the peer has not taken them within timeout (it stopped reading).
+  write(bytes, timeout = DEFAULT_TIMEOUT) {
     return new Promise((resolve) => {
       if (this.sock.destroyed) { resolve(false); return; }
-      this.sock.write(bytes, (err) => resolve(!err));
+      const t = setTimeout(() => resolve(false), timeout);
+      this.sock.write(bytes, (err) => { clearTimeout(t); resolve(!err); });
     });
   }
 
