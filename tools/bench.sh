@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# bench.sh -- `make bench`: start a fresh stack with the release build, run
+# the five scenarios of issue 7 with tools/bench/loadgen, and write
+# bench/results.json and bench/results.md. Loopback only, bounded in time
+# (about 3 minutes on 2 cores), and the stack is stopped even when
+# interrupted. See docs/bench.md.
+#
+# Environment (all optional):
+#   BENCH_OUT       where results go (default bench/ in the repository)
+#   BENCH_KEEP=1    keep the stack's directory (logs) after the run
+#   BENCH_ONLY      scenarios to run, e.g. "a c" (default "a b c d e")
+#   BIN_DIR         programs to measure (default build/release)
+#   LOADGEN         the load generator (default build/release/tools/bench/loadgen)
+#   A_STEPS, A_RATE, B_STEPS, B_RATE, C_CONNS, D_COUNT, E_CONNS, E_ROOMS, E_WINDOW,
+#   STEP_SECONDS    scenario sizes (defaults below)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN_DIR=${BIN_DIR:-$ROOT/build/release}
+LOADGEN=${LOADGEN:-$ROOT/build/release/tools/bench/loadgen}
+OUT=${BENCH_OUT:-$ROOT/bench}
+ONLY=${BENCH_ONLY:-a b c d e}
+
+A_STEPS=${A_STEPS:-5,10,20,50,100,150,200,300,500}  # senders in the 1,000-client room
+A_RATE=${A_RATE:-10}                                # messages/s per sender
+B_STEPS=${B_STEPS:-100,200,500,1000}                # senders over 100 rooms of 10
+B_RATE=${B_RATE:-10}
+C_CONNS=${C_CONNS:-10000}                           # idle connections
+D_COUNT=${D_COUNT:-8000}                            # logins prepared (codes fetched)
+E_CONNS=${E_CONNS:-100} E_ROOMS=${E_ROOMS:-10} E_WINDOW=${E_WINDOW:-16}
+STEP_SECONDS=${STEP_SECONDS:-4}
+
+# The benchmark measures capacity, not policy: the per-connection rate limit
+# is raised so that senders (10 msg/s each in a, b) and the closed loop of e
+# are never throttled. Everything else (fsync, synchronous_commit, history,
+# queues) keeps its default.
+export RELAY_RATE=${RELAY_RATE:-100000} RELAY_RATE_BURST=${RELAY_RATE_BURST:-100000}
+export RELAY_ABUSE_LIMIT=${RELAY_ABUSE_LIMIT:-1000000}
+export LOG_LEVEL=${LOG_LEVEL:-warn}
+
+die() { echo "bench: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+
+[ -x "$LOADGEN" ] || die "no $LOADGEN: run make bench"
+want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+if want a || want b || want c || want e; then
+    [ -x "$BIN_DIR/relay/relay" ] || die "no relay in $BIN_DIR: run make"
+fi
+[ -x "$BIN_DIR/login-fcgi/login-fcgi" ] || die "no login-fcgi in $BIN_DIR: run make"
+"$LOADGEN" selftest || die "the load generator failed its self-test"
+
+# Enough descriptors for the idle scenario (client side; the relay inherits).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((C_CONNS + 512)) ]; then
+    C_CONNS=$(($(ulimit -n) - 512))
+    say "open-file limit $(ulimit -n): idle scenario reduced to $C_CONNS connections"
+fi
+
+DIR=$(mktemp -d /tmp/chat-bench.XXXXXX)
+RUN=$DIR/results
+mkdir -p "$RUN"
+LG_PID=
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    [ -n "$LG_PID" ] && kill "$LG_PID" 2>/dev/null || true
+    [ -f "$DIR/env" ] && "$ROOT/tools/stack.sh" stop "$DIR" || true
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then say "stack directory kept: $DIR"; else rm -rf "$DIR"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'say interrupted; exit 130' INT TERM
+
+# lg NAME SECONDS ARGS...: run the load generator in the background (so a
+# signal interrupts the wait), bounded by `timeout`; JSON to $RUN/NAME.json.
+lg() {
+    local name=$1 limit=$2
+    shift 2
+    timeout --signal=INT --kill-after=5 "$limit" "$LOADGEN" "$@" >"$RUN/$name.json" &
+    LG_PID=$!
+    local rc=0
+    wait "$LG_PID" || rc=$?
+    LG_PID=
+    [ "$rc" = 0 ] || say "scenario $name: loadgen exited with $rc"
+    [ -s "$RUN/$name.json" ] || echo '{"error":"no result"}' >"$RUN/$name.json"
+}
+
+# sessions N FILE: N users with a session each, made in SQL (admin role),
+# written as "id skey" lines.
+make_sessions() {
+    psql "$ADMIN_DATABASE_URL" -XqtA -F ' ' -v ON_ERROR_STOP=1 -v n="$1" >"$2" <<'SQL'
+CREATE TEMP TABLE b AS
+    SELECT g, md5(random()::text || g) AS sid, md5(random()::text) || md5(random()::text) AS skey
+    FROM generate_series(1, :n) g;
+INSERT INTO users (openid, nickname) SELECT 'bench-sql-' || g, 'bench' || g FROM b
+    ON CONFLICT (openid) DO NOTHING;
+INSERT INTO sessions (id, skey_hash, user_id, wx_session_key, expires_at)
+    SELECT b.sid, sha256(convert_to(b.skey, 'UTF8')), u.id, 'bench', now() + interval '2 hours'
+    FROM b JOIN users u ON u.openid = 'bench-sql-' || b.g;
+SELECT sid, skey FROM b ORDER BY g;
+SQL
+}
+
+# --- the stack -----------------------------------------------------------------
+say "starting the stack (release build, fsync on) in $DIR"
+BIN_DIR=$BIN_DIR "$ROOT/tools/stack.sh" start "$DIR" >"$DIR/stack-start.log" 2>&1 ||
+    { cat "$DIR/stack-start.log" >&2; die "the stack did not start"; }
+# shellcheck disable=SC1091
+. "$DIR/env"
+RELAY_PID=$(cat "$DIR/pid/relay1.pid" 2>/dev/null || echo 0)
+RELAY_ADDR=127.0.0.1:${RELAY_PORTS%% *}
+NGINX_ADDR=127.0.0.1:$PORT
+NSESS=$((C_CONNS > 2000 + E_CONNS ? C_CONNS : 2000 + E_CONNS))
+make_sessions "$NSESS" "$DIR/sessions.all"
+head -n 1000 "$DIR/sessions.all" >"$DIR/sessions.a"
+sed -n '1001,2000p' "$DIR/sessions.all" >"$DIR/sessions.b"
+sed -n "2001,$((2000 + E_CONNS))p" "$DIR/sessions.all" >"$DIR/sessions.e"
+say "$NSESS sessions created in SQL"
+
+# --- scenarios -------------------------------------------------------------------
+# (c) first, on a relay that has not served load yet, so RSS growth is its own.
+if want c; then
+    say "(c) $C_CONNS idle connections straight to the relay"
+    lg c 150 chat --label c --addr "$RELAY_ADDR" --sessions "$DIR/sessions.all" \
+        --conns "$C_CONNS" --rooms 100 --room-prefix bench-c --hold-seconds 3 \
+        --connect-timeout 90 --relay-pid "$RELAY_PID" --rbuf 4096
+fi
+if want a; then
+    say "(a) one room, 1,000 clients through nginx, senders $A_STEPS at $A_RATE msg/s"
+    lg a 150 chat --label a --addr "$NGINX_ADDR" --sessions "$DIR/sessions.a" --conns 1000 \
+        --rooms 1 --room-prefix bench-a --steps "$A_STEPS" --rate "$A_RATE" \
+        --step-seconds "$STEP_SECONDS" --drain-seconds 2 --p99-limit-ms 100 --min-ratio 0.99 \
+        --relay-pid "$RELAY_PID"
+fi
+if want b; then
+    say "(b) 100 rooms of 10 clients through nginx, senders $B_STEPS at $B_RATE msg/s"
+    lg b 120 chat --label b --addr "$NGINX_ADDR" --sessions "$DIR/sessions.b" --conns 1000 \
+        --rooms 100 --room-prefix bench-b --steps "$B_STEPS" --rate "$B_RATE" \
+        --step-seconds "$STEP_SECONDS" --drain-seconds 2 --p99-limit-ms 100 --min-ratio 0.99 \
+        --relay-pid "$RELAY_PID"
+fi
+if want e; then
+    say "(e) publish throughput: $E_CONNS senders in $E_ROOMS rooms, window $E_WINDOW"
+    lg e 60 chat --label e --addr "$RELAY_ADDR" --sessions "$DIR/sessions.e" --conns "$E_CONNS" \
+        --rooms "$E_ROOMS" --room-prefix bench-e --steps "$E_CONNS" --rate 0 \
+        --window "$E_WINDOW" --step-seconds 8 --drain-seconds 3 --p99-limit-ms 1000000 \
+        --min-ratio 0.99 --relay-pid "$RELAY_PID"
+    # What PostgreSQL holds: rows per room, and whether ids are 1..last_seq.
+    psql "$ADMIN_DATABASE_URL" -XqtA -v ON_ERROR_STOP=1 >"$RUN/e-sql.json" <<'SQL'
+SELECT json_build_object(
+    'rooms', count(*),
+    'rows', coalesce(sum(n), 0),
+    'gap_free', coalesce(bool_and(n = last_seq AND distinct_seq = n AND lo = 1 AND hi = last_seq), false))
+FROM (SELECT r.last_seq, count(m.seq) AS n, count(DISTINCT m.seq) AS distinct_seq,
+             min(m.seq) AS lo, max(m.seq) AS hi
+      FROM rooms r LEFT JOIN messages m ON m.room_id = r.id
+      WHERE r.name LIKE 'bench-e-%' GROUP BY r.id) per_room;
+SQL
+fi
+if want d; then
+    say "(d) logins through nginx, 32 clients"
+    lg d 120 login --label d --addr "$NGINX_ADDR" --clients 32 --count "$D_COUNT" --duration 10 \
+        --prepare-timeout 30 --user-prefix bench-login
+    psql "$ADMIN_DATABASE_URL" -XqtA -c \
+        "SELECT json_build_object('sessions', count(*)) FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE u.openid NOT LIKE 'bench-sql-%'" >"$RUN/d-sql.json"
+fi
+
+# --- results ---------------------------------------------------------------------
+# The Markdown table, from results.json.
+MD_JQ='
+def n: if . == null then "–" else (. | round | tostring | if length > 3 then
+    [explode | reverse | _nwise(3) | reverse | implode] | reverse | join(",") else . end) end;
+def f2: if . == null then "–" else ((. * 100 | round) / 100 | tostring) end;
+def lat: "\(.p50_ms | f2) / \(.p99_ms | f2) / \(.max_ms | f2)";
+def loss: "\(.lost // "–") / \(.duplicated // "–")";
+def cpu: "\(.client_cpu | f2)";
+def failed_conns: if . == null or .failed == null then "–" else "\(.failed) of \(.conns)" end;
+def nextfail: ([.steps[]? | select(.ok | not)] | first) as $f |
+    if $f == null then "every step passed" else
+    "next step (\($f.senders) senders): \($f.fail_reason); \($f.deliveries_per_s | n)/s, p99 \($f.p99_ms | f2) ms, \($f.delivered_share * 100 | f2) % delivered, loadgen CPU \($f.client_cpu | f2)" end;
+def steprow($id; $what; $target):
+    .scenarios[$id] as $s | ($s.last_good) as $g |
+    if $s == null or $s.error then "| \($id) | \($what) | not run | \($target) | | | | | |" else
+    "| \($id) | \($what) | " +
+    (if $g == null then "no passing step" else
+      "\($g.deliveries_per_s | n) deliveries/s (\($g.senders) senders × \($g.rate_per_sender | f2) msg/s)" end) +
+    " | \($target) | \(if $g then ($g | lat) else "–" end) | \(if $g then ($g | loss) else "–" end) | \($s | failed_conns) | \(if $g then ($g | cpu) else "–" end) | \($s | nextfail) |" end;
+.scenarios as $sc |
+"# make bench results",
+"",
+"\(.date), commit \(.commit), \(.machine.cores) cores: \(.machine.cpu_model) (Linux \(.machine.kernel)).",
+"Release build, loopback, PostgreSQL fsync and synchronous_commit on; relay, nginx, PostgreSQL and the load generator share the machine.",
+"",
+"| | Scenario | Result | Target | Latency p50 / p99 / max (ms) | Lost / dup | Failed conns | Loadgen CPU (cores) | Notes |",
+"|---|---|---|---|---|---|---|---|---|",
+steprow("a"; "1 room, 1,000 clients, through nginx"; "≥ 1,500,000/s, p99 < 50 ms"),
+steprow("b"; "100 rooms × 10 clients, through nginx"; "–"),
+($sc.c as $c | if $c == null or $c.error then "| c | idle connections | not run | ≤ 2,048 B | | | | | |" else
+ "| c | \($c.conns | n) idle connections, straight to the relay | \($c.relay_rss_per_conn_bytes | n) B of relay RSS per connection | ≤ 2,048 B | – | – | \($c | failed_conns) | – | RSS \($c.relay_rss_before_kb | n) → \($c.relay_rss_after_kb | n) KiB; connected in \($c.connect_seconds | f2) s; \($c.still_open | n) still open after the hold |" end),
+($sc.d as $d | if $d == null or $d.error or $d.logins == null then "| d | logins | not run | ≥ 5,000/s | | | | | |" else
+ "| d | logins through nginx, 32 clients (real /login) | \($d.logins_per_s | n) logins/s | ≥ 5,000/s | \($d | lat) | – | \($d.failed) failed logins | \($d | cpu) | \($d.logins | n) logins in \($d.seconds | f2) s; \($d.database.sessions // "–" | n) sessions in PostgreSQL |" end),
+($sc.e as $e | ($e.steps[0]? // null) as $s | if $e == null or $e.error or $s == null then "| e | publish throughput | not run | ≥ 50,000/s | | | | | |" else
+ "| e | publish throughput, \($e.conns) senders in \($e.rooms) rooms, window \($s.window), straight to the relay | \($s.messages_per_s | n) messages/s committed | ≥ 50,000/s | \($s | lat) | \($s | loss) | \($e | failed_conns) | \($s | cpu) | \($e.database.rows | n) rows in PostgreSQL, ids gap-free: \($e.database.gap_free) |" end),
+"",
+"Latency is end to end: scheduled send time to receipt, measured by the load generator on one clock. Lost counts ids missing at a receiver, dup ids seen twice or out of order; both must be 0. See docs/bench.md."
+'
+mkdir -p "$OUT"
+for s in a b c d e; do [ -f "$RUN/$s.json" ] || echo null >"$RUN/$s.json"; done
+[ -f "$RUN/e-sql.json" ] || echo null >"$RUN/e-sql.json"
+[ -f "$RUN/d-sql.json" ] || echo null >"$RUN/d-sql.json"
+CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$CPU_MODEL" \
+    --argjson cores "$(nproc)" --arg kernel "$(uname -r)" \
+    --arg commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    --arg relay_rate "$RELAY_RATE" \
+    --slurpfile a "$RUN/a.json" --slurpfile b "$RUN/b.json" --slurpfile c "$RUN/c.json" \
+    --slurpfile d "$RUN/d.json" --slurpfile e "$RUN/e.json" \
+    --slurpfile esql "$RUN/e-sql.json" --slurpfile dsql "$RUN/d-sql.json" '{
+      date: $date, commit: $commit,
+      machine: {cores: $cores, cpu_model: $cpu, kernel: $kernel},
+      settings: {fsync: "on", synchronous_commit: "on", relay_rate: $relay_rate,
+                 transport: "loopback", build: "release"},
+      scenarios: {a: $a[0], b: $b[0], c: $c[0], d: ($d[0] + {database: $dsql[0]}),
+                  e: ($e[0] + {database: $esql[0]})}
+    }' >"$OUT/results.json"
+jq -r "$MD_JQ" "$OUT/results.json" >"$OUT/results.md"
+cat "$OUT/results.md"
+say "results in $OUT/results.json and $OUT/results.md"
