@@ -1,0 +1,592 @@
+/* conn.c -- client connections: I/O, wslay glue, states, timers, freeing. */
+#include "conn.h"
+#include "chatjson.h"
+#include "http_head.h"
+#include "inbound.h"
+#include "log.h"
+#include "metrics.h"
+#include "room.h"
+#include "settings.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CONN_BUCKETS 16384
+#define CONN_READ_BUDGET (256 * 1024)
+#define CONN_HEAD_SLACK 4096
+#define CONN_CLOSE_TIMEOUT_MS 5000
+#define CONN_LINGER_MS 2000
+#define CONN_SETUP_TIMEOUT_MS 30000
+
+static struct {
+    struct loop *loop;
+    struct conn *all;
+    struct conn *dirty;
+    unsigned long long next_id;
+    long long counted;
+    struct conn *buckets[CONN_BUCKETS];
+} cs;
+
+static void conn_event(struct loop *loop, int fd, int mask, void *data);
+static void conn_destroy(struct conn *c);
+
+void conn_module_init(struct loop *loop)
+{
+    cs.loop = loop;
+}
+
+void conn_module_free(void)
+{
+    while (cs.all)
+        conn_destroy(cs.all);
+    cs.dirty = NULL;
+}
+
+long long conn_count(void)
+{
+    return cs.counted;
+}
+
+struct conn *conn_find(unsigned long long id)
+{
+    for (struct conn *c = cs.buckets[id % CONN_BUCKETS]; c; c = c->hash_next)
+        if (c->id == id)
+            return c->state == CONN_DEAD ? NULL : c;
+    return NULL;
+}
+
+/* Queue c for the before-sleep pass (flush or free). */
+static void conn_touch(struct conn *c)
+{
+    if (c->dirty)
+        return;
+    c->dirty = true;
+    c->dirty_next = cs.dirty;
+    cs.dirty = c;
+}
+
+static void conn_update_mask(struct conn *c)
+{
+    if (c->state == CONN_DEAD)
+        return;
+    int mask = 0;
+    if (c->state != CONN_AUTH && c->state != CONN_JOINING)
+        mask |= LOOP_READ;
+    if (c->write_armed && c->out.bytes)
+        mask |= LOOP_WRITE;
+    loop_set_mask(cs.loop, c->fd, mask);
+}
+
+struct conn *conn_create(int fd, const char *peer)
+{
+    struct conn *c = xcalloc(1, sizeof(*c));
+    c->id = ++cs.next_id;
+    c->fd = fd;
+    c->state = CONN_HANDSHAKE;
+    c->since = -1;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    c->created_ms = c->last_rx_ms = loop_now_ms();
+    if (loop_watch(cs.loop, fd, LOOP_READ, conn_event, c) < 0) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    c->next = cs.all;
+    if (cs.all)
+        cs.all->prev = c;
+    cs.all = c;
+    c->hash_next = cs.buckets[c->id % CONN_BUCKETS];
+    cs.buckets[c->id % CONN_BUCKETS] = c;
+    return c;
+}
+
+static void conn_unlink(struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        cs.all = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    struct conn **pp = &cs.buckets[c->id % CONN_BUCKETS];
+    while (*pp && *pp != c)
+        pp = &(*pp)->hash_next;
+    if (*pp)
+        *pp = c->hash_next;
+}
+
+static void conn_pending_clear(struct conn *c)
+{
+    while (c->pend_head) {
+        struct conn_pending *p = c->pend_head;
+        c->pend_head = p->next;
+        frame_unref(p->frame);
+        free(p);
+    }
+    c->pend_tail = NULL;
+    c->pend_bytes = 0;
+}
+
+static void conn_uncount(struct conn *c)
+{
+    if (c->counted) {
+        c->counted = false;
+        cs.counted--;
+        metrics.connections--;
+    }
+}
+
+static void conn_destroy(struct conn *c)
+{
+    room_leave(c);
+    conn_uncount(c);
+    conn_unlink(c);
+    loop_unwatch(cs.loop, c->fd);
+    close(c->fd);
+    if (c->ws)
+        wslay_event_context_free(c->ws);
+    outq_clear(&c->out);
+    conn_pending_clear(c);
+    free(c->inbuf);
+    free(c->session_id);
+    free(c->nickname);
+    free(c->avatar_url);
+    free(c);
+}
+
+void conn_free_async(struct conn *c)
+{
+    if (c->state == CONN_DEAD)
+        return;
+    room_leave(c);
+    conn_uncount(c);
+    c->state = CONN_DEAD;
+    loop_unwatch(cs.loop, c->fd);
+    conn_touch(c);
+}
+
+/* Move frames wslay has queued (pong, close, ping) into the output queue. */
+static void conn_ws_pump(struct conn *c)
+{
+    if (c->ws && wslay_event_want_write(c->ws))
+        wslay_event_send(c->ws);
+    conn_touch(c);
+}
+
+void conn_send_json(struct conn *c, char *json, size_t len)
+{
+    if (c->state == CONN_DEAD || c->state >= CONN_CLOSING) {
+        free(json);
+        return;
+    }
+    uint8_t head[FRAME_HEADER_MAX];
+    size_t hlen = frame_header(head, FRAME_OP_TEXT, len);
+    outq_append(&c->out, head, hlen);
+    outq_append(&c->out, json, len);
+    free(json);
+    metrics.messages_out++;
+    conn_touch(c);
+}
+
+int conn_send_frame(struct conn *c, struct frame *f)
+{
+    if (c->state != CONN_OPEN)
+        return -1;
+    if (c->out.bytes + f->len > (size_t)cfg.queue_max) {
+        log_warn("conn=%llu peer=%s uid=%lld closing: outgoing queue over %lld bytes", c->id,
+                 c->peer, c->uid, cfg.queue_max);
+        metrics.queue_overflows++;
+        outq_trim(&c->out);
+        conn_close(c, 4008, "too slow");
+        return -1;
+    }
+    outq_append_frame(&c->out, f);
+    metrics.messages_out++;
+    conn_touch(c);
+    return 0;
+}
+
+void conn_send_error(struct conn *c, const char *code, const char *msg, const char *cid)
+{
+    size_t len;
+    char *json = chatjson_error(code, msg, cid, &len);
+    conn_send_json(c, json, len);
+}
+
+void conn_reject_session(struct conn *c, const char *msg)
+{
+    size_t len;
+    log_info("conn=%llu peer=%s uid=%lld invalid session: %s", c->id, c->peer, c->uid, msg);
+    char *json = chatjson_invalid_session(msg, &len);
+    conn_send_json(c, json, len);
+    conn_close(c, 4401, "invalid session");
+}
+
+void conn_close(struct conn *c, int code, const char *reason)
+{
+    if (c->state == CONN_DEAD || c->state >= CONN_CLOSING)
+        return;
+    if (!c->ws || c->state == CONN_HANDSHAKE || c->state == CONN_HTTP_DONE) {
+        conn_free_async(c);
+        return;
+    }
+    room_leave(c);
+    conn_pending_clear(c);
+    int rc = wslay_event_queue_close(c->ws, (uint16_t)code, (const uint8_t *)reason,
+                                     reason ? strlen(reason) : 0);
+    if (rc != 0) {
+        conn_free_async(c);
+        return;
+    }
+    metrics_close(code);
+    log_info("conn=%llu peer=%s uid=%lld closing with %d (%s)", c->id, c->peer, c->uid, code,
+             reason ? reason : "");
+    c->state = CONN_CLOSING;
+    c->deadline_ms = loop_now_ms() + CONN_CLOSE_TIMEOUT_MS;
+    conn_ws_pump(c);
+    conn_update_mask(c);
+}
+
+void conn_send_http(struct conn *c, const char *bytes, size_t len)
+{
+    outq_append(&c->out, bytes, len);
+    c->state = CONN_HTTP_DONE;
+    c->deadline_ms = loop_now_ms() + CONN_CLOSE_TIMEOUT_MS;
+    conn_touch(c);
+}
+
+/* Start the lingering close: no more output, wait for the peer's EOF. */
+static void conn_linger(struct conn *c)
+{
+    shutdown(c->fd, SHUT_WR);
+    c->state = CONN_LINGER;
+    c->deadline_ms = loop_now_ms() + CONN_LINGER_MS;
+}
+
+/* Called when the output queue has been written out completely. */
+static void conn_after_flush(struct conn *c)
+{
+    if (c->state == CONN_HTTP_DONE) {
+        conn_linger(c);
+    } else if (c->state == CONN_CLOSING && c->ws && wslay_event_get_close_sent(c->ws)) {
+        if (wslay_event_get_close_received(c->ws))
+            conn_free_async(c);
+        else
+            conn_linger(c);
+    }
+}
+
+static void conn_flush(struct conn *c)
+{
+    if (c->state == CONN_DEAD)
+        return;
+    if (c->out.bytes) {
+        ssize_t w = outq_write(&c->out, c->fd);
+        if (w < 0) {
+            log_info("conn=%llu peer=%s uid=%lld write: %s", c->id, c->peer, c->uid,
+                     strerror(errno));
+            conn_free_async(c);
+            return;
+        }
+        metrics.bytes_out += (unsigned long long)w;
+    }
+    c->write_armed = c->out.bytes > 0;
+    if (!c->out.bytes)
+        conn_after_flush(c);
+    conn_update_mask(c);
+}
+
+/* --- reading ---------------------------------------------------------------- */
+
+/* Read and drop input (closing states); free on EOF or error. */
+static void conn_discard(struct conn *c)
+{
+    char buf[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = read(c->fd, buf, sizeof(buf));
+        if (n > 0)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        conn_free_async(c);
+        return;
+    }
+}
+
+/* Paused connections only hear of errors and hang-ups. */
+static void conn_peek(struct conn *c)
+{
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        conn_free_async(c);
+}
+
+static void conn_read_head(struct conn *c)
+{
+    size_t max = (size_t)cfg.handshake_max, cap = max + CONN_HEAD_SLACK;
+    if (!c->inbuf)
+        c->inbuf = xmalloc(cap);
+    size_t before = c->inlen;
+    ssize_t n = read(c->fd, c->inbuf + c->inlen, cap - c->inlen);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        conn_free_async(c);
+        return;
+    }
+    c->inlen += (size_t)n;
+    metrics.bytes_in += (unsigned long long)n;
+    size_t end = http_head_end(c->inbuf, c->inlen, before);
+    if ((!end && c->inlen > max) || end > max) {
+        static const char too_big[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                      "Content-Type: application/json\r\nContent-Length: 45\r\n"
+                                      "Connection: close\r\n\r\n"
+                                      "{\"error\":\"request head too large\",\"ok\":false}";
+        log_info("conn=%llu peer=%s request head over %zu bytes: 431", c->id, c->peer, max);
+        conn_send_http(c, too_big, sizeof(too_big) - 1);
+        return;
+    }
+    if (end)
+        conn_handle_request(c, end);
+}
+
+static void conn_ws_read(struct conn *c)
+{
+    if (!wslay_event_get_read_enabled(c->ws)) {
+        conn_discard(c);
+        return;
+    }
+    c->read_budget = CONN_READ_BUDGET;
+    int rc = wslay_event_recv(c->ws);
+    if (c->state == CONN_DEAD)
+        return;
+    if (rc != 0) {
+        conn_free_async(c);
+        return;
+    }
+    conn_ws_pump(c);
+    if (c->state == CONN_OPEN && wslay_event_get_close_received(c->ws)) {
+        log_info("conn=%llu peer=%s uid=%lld client closed with %u", c->id, c->peer, c->uid,
+                 wslay_event_get_status_code_received(c->ws));
+        room_leave(c);
+        c->state = CONN_CLOSING;
+        c->deadline_ms = loop_now_ms() + CONN_CLOSE_TIMEOUT_MS;
+    } else if (c->state == CONN_OPEN && !wslay_event_get_read_enabled(c->ws)) {
+        int code = wslay_event_get_status_code_sent(c->ws);
+        metrics_close(code);
+        log_info("conn=%llu peer=%s uid=%lld closing with %d (protocol)", c->id, c->peer,
+                 c->uid, code);
+        room_leave(c);
+        c->state = CONN_CLOSING;
+        c->deadline_ms = loop_now_ms() + CONN_CLOSE_TIMEOUT_MS;
+    }
+    conn_update_mask(c);
+}
+
+static void conn_event(struct loop *loop, int fd, int mask, void *data)
+{
+    (void)loop, (void)fd;
+    struct conn *c = data;
+    if ((mask & LOOP_WRITE) && c->state != CONN_DEAD)
+        conn_flush(c);
+    if (!(mask & LOOP_READ) || c->state == CONN_DEAD)
+        return;
+    switch (c->state) {
+    case CONN_HANDSHAKE:
+        conn_read_head(c);
+        break;
+    case CONN_AUTH:
+    case CONN_JOINING:
+        conn_peek(c);
+        break;
+    case CONN_OPEN:
+    case CONN_CLOSING:
+        conn_ws_read(c);
+        break;
+    default:
+        conn_discard(c);
+        break;
+    }
+}
+
+/* --- wslay callbacks ---------------------------------------------------------- */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                          void *user)
+{
+    (void)flags;
+    struct conn *c = user;
+    if (c->inoff < c->inlen) { /* bytes that came with the request head */
+        size_t n = c->inlen - c->inoff < len ? c->inlen - c->inoff : len;
+        memcpy(buf, c->inbuf + c->inoff, n);
+        c->inoff += n;
+        c->last_rx_ms = loop_now_ms();
+        return (ssize_t)n;
+    }
+    if (c->read_budget == 0 || (c->state != CONN_OPEN && c->state != CONN_CLOSING)) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (len > c->read_budget)
+        len = c->read_budget;
+    ssize_t n;
+    do {
+        n = read(c->fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        c->read_budget -= (size_t)n;
+        c->last_rx_ms = loop_now_ms();
+        metrics.bytes_in += (unsigned long long)n;
+        return n;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    else
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
+                          int flags, void *user)
+{
+    (void)ctx, (void)flags;
+    struct conn *c = user;
+    outq_append(&c->out, data, len);
+    return (ssize_t)len;
+}
+
+static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                      void *user)
+{
+    (void)ctx;
+    struct conn *c = user;
+    if (wslay_is_ctrl_frame(arg->opcode) || c->state != CONN_OPEN)
+        return;
+    inbound_message(c, arg->opcode == WSLAY_TEXT_FRAME, (const char *)arg->msg,
+                    arg->msg_length);
+}
+
+int conn_start_websocket(struct conn *c)
+{
+    static const struct wslay_event_callbacks cbs = {
+        .recv_callback = ws_recv_cb, .send_callback = ws_send_cb, .on_msg_recv_callback = ws_msg_cb};
+    if (wslay_event_context_server_init(&c->ws, &cbs, c) != 0) {
+        log_error("conn=%llu peer=%s wslay init failed", c->id, c->peer);
+        c->ws = NULL;
+        conn_free_async(c);
+        return -1;
+    }
+    wslay_event_config_set_max_recv_msg_length(c->ws, (uint64_t)cfg.max_message);
+    c->state = CONN_AUTH;
+    c->counted = true;
+    cs.counted++;
+    metrics.connections++;
+    long long now = loop_now_ms();
+    c->last_rx_ms = c->last_ping_ms = now;
+    c->deadline_ms = now + CONN_SETUP_TIMEOUT_MS;
+    rate_init(&c->rate, (double)cfg.rate_burst, now);
+    conn_touch(c);
+    conn_update_mask(c);
+    return 0;
+}
+
+void conn_opened(struct conn *c)
+{
+    c->state = CONN_OPEN;
+    c->last_rx_ms = loop_now_ms();
+    conn_update_mask(c);
+    if (c->inoff < c->inlen) /* frames sent before we were ready */
+        conn_ws_read(c);
+}
+
+/* --- the loop's hooks ------------------------------------------------------------ */
+
+void conn_before_sleep(void)
+{
+    for (int round = 0; round < 4 && cs.dirty; round++) {
+        struct conn *list = cs.dirty;
+        cs.dirty = NULL;
+        while (list) {
+            struct conn *c = list;
+            list = c->dirty_next;
+            c->dirty = false;
+            if (c->state == CONN_DEAD)
+                conn_destroy(c);
+            else
+                conn_flush(c);
+        }
+    }
+}
+
+static void conn_ping(struct conn *c, long long now)
+{
+    struct wslay_event_msg ping = {WSLAY_PING, (const uint8_t *)"", 0};
+    c->last_ping_ms = now;
+    if (wslay_event_queue_msg(c->ws, &ping) == 0)
+        conn_ws_pump(c);
+}
+
+void conn_sweep(long long now)
+{
+    for (struct conn *c = cs.all; c; c = c->next) {
+        switch (c->state) {
+        case CONN_HANDSHAKE:
+            if (now - c->created_ms > cfg.handshake_timeout_ms) {
+                log_info("conn=%llu peer=%s handshake timed out", c->id, c->peer);
+                conn_free_async(c);
+            }
+            break;
+        case CONN_AUTH:
+        case CONN_JOINING:
+            if (now > c->deadline_ms) {
+                conn_send_error(c, "ERR_UNAVAILABLE", "database did not answer", NULL);
+                conn_close(c, 1011, "database did not answer");
+            }
+            break;
+        case CONN_OPEN:
+            if (now - c->last_rx_ms > cfg.idle_timeout_ms)
+                conn_close(c, 1001, "idle timeout");
+            else if (now - c->last_ping_ms >= cfg.ping_interval_ms)
+                conn_ping(c, now);
+            break;
+        case CONN_CLOSING:
+        case CONN_LINGER:
+        case CONN_HTTP_DONE:
+            if (now > c->deadline_ms)
+                conn_free_async(c);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+void conn_close_all(void)
+{
+    for (struct conn *c = cs.all; c; c = c->next) {
+        if (c->state == CONN_HANDSHAKE)
+            conn_free_async(c);
+        else if (c->state == CONN_AUTH || c->state == CONN_JOINING || c->state == CONN_OPEN)
+            conn_close(c, 1001, "server shutting down");
+    }
+}
+
+bool conn_none_left(void)
+{
+    for (struct conn *c = cs.all; c; c = c->next)
+        if (c->state != CONN_DEAD)
+            return false;
+    return true;
+}
+
+void conn_revoke_session(const char *session_id)
+{
+    for (struct conn *c = cs.all; c; c = c->next)
+        if (c->session_id && strcmp(c->session_id, session_id) == 0 &&
+            c->state >= CONN_AUTH && c->state <= CONN_OPEN)
+            conn_reject_session(c, "session revoked");
+}
