@@ -105,7 +105,7 @@ $$;
 -- (archive = true), where it can be dumped (pg_dump -t) and dropped later.
 -- Rows of such months still in the default partition go first to their own
 -- partition, so they share its fate; message_cids rows older than the cutoff
--- are deleted (their messages are gone). A month is kept until all of it is
+-- whose message is gone are deleted. A month is kept until all of it is
 -- older than the retention. Returns how many partitions were removed.
 CREATE FUNCTION chat_drop_partitions(retention interval, archive boolean DEFAULT false) RETURNS int
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
@@ -140,7 +140,9 @@ BEGIN
         END IF;
         removed := removed + 1;
     END LOOP;
-    DELETE FROM message_cids WHERE created_at < cutoff;
+    DELETE FROM message_cids c
+    WHERE c.created_at < cutoff
+      AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.room_id = c.room_id AND m.seq = c.seq);
     RETURN removed;
 END
 $$;
