@@ -56,6 +56,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((C_CONNS + 512)) ];
     say "open-file limit $(ulimit -n): idle scenario reduced to $C_CONNS connections"
 fi
 
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 DIR=$(mktemp -d /tmp/chat-bench.XXXXXX)
 RUN=$DIR/results
 mkdir -p "$RUN"
@@ -190,7 +191,7 @@ def steprow($id; $what; $target):
 .scenarios as $sc |
 "# make bench results",
 "",
-"\(.date), commit \(.commit), \(.machine.cores) cores: \(.machine.cpu_model) (Linux \(.machine.kernel)).",
+"\(.date), commit \(.commit), \(.machine.cores) cores: \(.machine.cpu_model) (Linux \(.machine.kernel)); load average before the run: \(.machine.loadavg_at_start).",
 "Release build, loopback, PostgreSQL fsync and synchronous_commit on; relay, nginx, PostgreSQL and the load generator share the machine.",
 "",
 "| | Scenario | Result | Target | Latency p50 / p99 / max (ms) | Lost / dup | Failed conns | Loadgen CPU (cores) | Notes |",
@@ -214,12 +215,12 @@ CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$CPU_MODEL" \
     --argjson cores "$(nproc)" --arg kernel "$(uname -r)" \
     --arg commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    --arg relay_rate "$RELAY_RATE" \
+    --arg relay_rate "$RELAY_RATE" --arg loadavg "$LOADAVG_START" \
     --slurpfile a "$RUN/a.json" --slurpfile b "$RUN/b.json" --slurpfile c "$RUN/c.json" \
     --slurpfile d "$RUN/d.json" --slurpfile e "$RUN/e.json" \
     --slurpfile esql "$RUN/e-sql.json" --slurpfile dsql "$RUN/d-sql.json" '{
       date: $date, commit: $commit,
-      machine: {cores: $cores, cpu_model: $cpu, kernel: $kernel},
+      machine: {cores: $cores, cpu_model: $cpu, kernel: $kernel, loadavg_at_start: $loadavg},
       settings: {fsync: "on", synchronous_commit: "on", relay_rate: $relay_rate,
                  transport: "loopback", build: "release"},
       scenarios: {a: $a[0], b: $b[0], c: $c[0], d: ($d[0] + {database: $dsql[0]}),
