@@ -77,7 +77,24 @@ describe('session check on GET /user', () => {
     assertUserAnswer(await getUser(s.headers), { uid: s.userInfo.uid, nickName: user, city: 'Guangzhou' });
     assertUserAnswer(await getUser({ 'X-WX-Skey': s.skey }), { uid: s.userInfo.uid });
     assertUserAnswer(await http('GET', `/user?X-WX-Id=${s.id}&X-WX-Skey=${s.skey}`), { uid: s.userInfo.uid });
-    assertUserAnswer(await http('GET', `/user?x-wx-skey=${s.skey}`), { uid: s.userInfo.uid });
+    const res = await http('GET', `/user?x-wx-skey=${s.skey}`);
+    assertUserAnswer(res, { uid: s.userInfo.uid });
+    assert.ok(!res.text.includes(s.openid), 'the answer contains the openid');
+    const [[wxKey]] = sql(`SELECT wx_session_key FROM sessions WHERE id = :'id'`, { id: s.id });
+    assert.ok(!res.text.includes(wxKey), 'the answer contains the WeChat session_key');
+  });
+
+  it('last_seen_at is refreshed, at most once a minute', async () => {
+    const s = await session(uname('seen'));
+    const seen = () => sql(`SELECT last_seen_at FROM sessions WHERE id = :'id'`, { id: s.id })[0][0];
+    sql(`UPDATE sessions SET last_seen_at = now() - interval '30 seconds' WHERE id = :'id'`, { id: s.id });
+    const recent = seen();
+    assertUserAnswer(await getUser(s.headers));
+    assert.equal(seen(), recent, 'updated again within a minute');
+    sql(`UPDATE sessions SET last_seen_at = now() - interval '10 minutes' WHERE id = :'id'`, { id: s.id });
+    assertUserAnswer(await getUser(s.headers));
+    const [[fresh]] = sql(`SELECT last_seen_at > now() - interval '1 minute' FROM sessions WHERE id = :'id'`, { id: s.id });
+    assert.equal(fresh, 't', 'last_seen_at not refreshed after 10 minutes');
   });
 
   it('no session, unknown or malformed skeys: 401', async () => {
