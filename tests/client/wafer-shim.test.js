@@ -19,6 +19,16 @@ const RUN = crypto.randomBytes(3).toString('hex');
 // wx.request as a promise: resolves with success's argument, rejects with fail's.
 const request = (wx, opts) => new Promise((resolve, reject) => wx.request(Object.assign({}, opts, { success: resolve, fail: reject })));
 
+// Wait until cond() holds; fail after `ms` so a broken socket cannot hang the run.
+function waitFor(cond, what, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const t = setInterval(() => {
+      if (cond()) { clearInterval(t); resolve(); } else if (Date.now() - start > ms) { clearInterval(t); reject(new Error(`no ${what}`)); }
+    }, 10);
+  });
+}
+
 // An echo server on a loopback port that also reports the handshake headers.
 function echoServer() {
   return new Promise((resolve) => {
@@ -33,7 +43,7 @@ function echoServer() {
   });
 }
 
-describe('wx-shim', () => {
+describe('wx-shim', { timeout: 60000 }, () => {
   it('wx.request: JSON parsed, text kept, status and headers passed on', async () => {
     const wx = createWx({ user: `shim-${RUN}` });
     const json = await request(wx, { url: `${env.BASE_URL}/standin/code`, data: { user: `q-${RUN}`, nickName: 'A B+C' } });
@@ -86,7 +96,7 @@ describe('wx-shim', () => {
       wx.connectSocket({ url, header: { 'X-WX-Skey': 'k1' } });
       await opened;
       await new Promise((resolve, reject) => wx.sendSocketMessage({ data: 'ping-1', success: resolve, fail: reject }));
-      await new Promise((resolve) => { const t = setInterval(() => { if (got.length >= 2) { clearInterval(t); resolve(); } }, 10); });
+      await waitFor(() => got.length >= 2, 'echo on the global socket');
       assert.deepEqual(JSON.parse(got[0]), { hello: true, skey: 'k1', url: '/chat?room=lobby' });
       assert.equal(got[1], 'ping-1');
       wx.sendSocketMessage({ data: 'close-me' });
@@ -99,7 +109,7 @@ describe('wx-shim', () => {
       task.onMessage((m) => msgs.push(m.data));
       await new Promise((resolve) => task.onOpen(resolve));
       task.send({ data: new Uint8Array([1, 2, 3]).buffer });
-      await new Promise((resolve) => { const t = setInterval(() => { if (msgs.length >= 2) { clearInterval(t); resolve(); } }, 10); });
+      await waitFor(() => msgs.length >= 2, 'echo on the SocketTask');
       assert.ok(msgs[1] instanceof ArrayBuffer);
       assert.deepEqual([...new Uint8Array(msgs[1])], [1, 2, 3]);
       const done = new Promise((resolve) => task.onClose(resolve));

@@ -39,7 +39,7 @@ function uidOf(openid) {
 // "GET /user 401" style summary of the requests a client made since index `from`.
 const trail = (c, from = 0) => c.shim.requests.slice(from).map((r) => `${r.method} ${new URL(r.url).pathname} ${r.statusCode}`);
 
-describe('wafer-client-sdk 0.8.4', () => {
+describe('wafer-client-sdk 0.8.4', { timeout: 120000 }, () => {
   it('login() succeeds with the user info and stores a working session', async () => {
     const user = uname('login');
     const c = waferClient(user);

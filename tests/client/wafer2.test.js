@@ -36,7 +36,7 @@ function uidOf(openid) {
 
 const trail = (c, from = 0) => c.shim.requests.slice(from).map((r) => `${r.method} ${new URL(r.url).pathname} ${r.statusCode}`);
 
-describe('wafer2-client-sdk 2.1.0', () => {
+describe('wafer2-client-sdk 2.1.0', { timeout: 120000 }, () => {
   it('login() with user data: the server\'s userinfo and a stored skey', async () => {
     const user = uname('login');
     const c = wafer2Client(user);

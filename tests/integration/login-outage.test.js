@@ -34,7 +34,7 @@ async function healthzAfterRestart(tries = 60) {
   return res;
 }
 
-describe('database down', () => {
+describe('database down', { timeout: 120000 }, () => {
   it('503 JSON while PostgreSQL is stopped; works again after it restarts', async () => {
     const user = `outage-${RUN}`;
     const before = await login(user);

@@ -70,7 +70,7 @@ function userRow(openid) {
   return { nickname, avatar };
 }
 
-describe('session check on GET /user', () => {
+describe('session check on GET /user', { timeout: 120000 }, () => {
   it('a valid session: the user, by id + skey, by skey alone, and by query parameters', async () => {
     const user = uname('valid');
     const s = await session(user);
@@ -147,7 +147,7 @@ describe('session check on GET /user', () => {
   });
 });
 
-describe('POST /logout', () => {
+describe('POST /logout', { timeout: 120000 }, () => {
   it('revokes this session only', async () => {
     const user = uname('logout');
     const s = await session(user);
@@ -172,7 +172,7 @@ describe('POST /logout', () => {
   });
 });
 
-describe('POST /user (profile)', () => {
+describe('POST /user (profile)', { timeout: 120000 }, () => {
   it('sets nickname and avatar; GET and the database agree', async () => {
     const s = await session(uname('prof'));
     const avatar = `/files/${crypto.randomBytes(32).toString('hex')}.png`;
@@ -248,7 +248,7 @@ describe('POST /user (profile)', () => {
   });
 });
 
-describe('wafer2 /weapp/user', () => {
+describe('wafer2 /weapp/user', { timeout: 120000 }, () => {
   it('skey only: code 0 and the user in data', async () => {
     const iss = await wxCode(uname('w2u'));
     const login = await http('GET', '/weapp/login', { headers: { 'X-WX-Code': iss.code } });
@@ -279,7 +279,7 @@ describe('wafer2 /weapp/user', () => {
   });
 });
 
-describe('routing, methods and health', () => {
+describe('routing, methods and health', { timeout: 120000 }, () => {
   it('unknown paths: 404 JSON', async () => {
     for (const path of ['/weapp/nope', '/weapp/', '/weapp/login/extra', '/weapp/user.json']) {
       const res = await http('GET', path);

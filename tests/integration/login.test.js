@@ -111,7 +111,7 @@ function flipBase64(b64, index, mask = 1) {
   return buf.toString('base64');
 }
 
-describe('successful logins (wafer /login)', () => {
+describe('successful logins (wafer /login)', { timeout: 120000 }, () => {
   it('encrypted data: session, the decrypted profile, and nothing secret', async () => {
     const user = uname('enc');
     const { res, iss } = await login(user, { codeOptions: { gender: 1 } });
@@ -254,7 +254,7 @@ describe('successful logins (wafer /login)', () => {
   });
 });
 
-describe('placeholder profiles never overwrite a real one', () => {
+describe('placeholder profiles never overwrite a real one', { timeout: 120000 }, () => {
   for (const mode of ['encrypted', 'raw']) {
     it(`placeholder=1 with ${mode} data keeps the stored nickname and avatar`, async () => {
       const user = uname(`ph-${mode}`);
@@ -286,7 +286,7 @@ describe('placeholder profiles never overwrite a real one', () => {
   });
 });
 
-describe('login failures (wafer /login)', () => {
+describe('login failures (wafer /login)', { timeout: 120000 }, () => {
   it('missing code: 400', async () => {
     assertLoginFailure(await http('GET', '/login'), 400);
     assertLoginFailure(await http('POST', '/login'), 400);
@@ -454,7 +454,7 @@ describe('login failures (wafer /login)', () => {
   });
 });
 
-describe('wafer2 /weapp/login', () => {
+describe('wafer2 /weapp/login', { timeout: 120000 }, () => {
   it('code only: code 0, userinfo, skey and time; a new user', async () => {
     const user = uname('w2');
     const { res, iss } = await login(user, { mode: 'code', path: '/weapp/login' });
