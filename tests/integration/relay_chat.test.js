@@ -29,8 +29,9 @@ async function expectBadMessages(client, payloads) {
     assert.equal(f.type, 'error', `${what.slice(0, 80)} must be refused, got ${JSON.stringify(f).slice(0, 120)}`);
     assert.equal(f.error, 'ERR_BAD_MESSAGE', `${what.slice(0, 80)}: ${JSON.stringify(f)}`);
     assert.equal(typeof f.message, 'string');
-    if (typeof p === 'object' && typeof p.cid === 'string' && p.cid.length <= 64) {
-      assert.equal(f.cid, p.cid, 'the error names the cid');
+    // (a NUL escape may fail the JSON parser itself: then no cid is known)
+    if (typeof p === 'object' && typeof p.cid === 'string' && p.cid.length <= 64 && !what.includes('\\u0000')) {
+      assert.equal(f.cid, p.cid, `the error names the cid: ${what.slice(0, 80)} -> ${JSON.stringify(f)}`);
     }
     assert.ok(client.open, `socket still open after ${what.slice(0, 80)}`);
   }
@@ -148,7 +149,7 @@ test('cid: a resent cid gives the stored message again, one row, others see it o
 
   await cb.waitFor((f) => isChat(f) && f.id === next.id, { what: 'the marker' });
   assert.equal(cb.chats().filter((f) => f.id === first.id).length, 1, 'B saw the message once');
-  assert.equal(ca.chats().filter((f) => f.id === first.id).length, 1, 'the new connection got only its echo');
+  assert.equal(ca.chats().filter((f) => f.id === first.id && !f.history).length, 1, 'the new connection got only its echo');
   const rows = roomMessages(room);
   assert.deepEqual(rows.map((r) => [r.seq, r.uid, r.cid]),
                    [[first.id, a.uid, cid], [next.id, a.uid, next.cid], [bs.id, b.uid, cid]]);
