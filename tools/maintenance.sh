@@ -19,6 +19,9 @@
 #                           chat_archive instead of dropping them (default 0)
 #   SESSION_GRACE           delete sessions expired or revoked longer ago
 #                           than this (default '1 day')
+#   MAINTENANCE_LOCK_TIMEOUT  give up a step (until the next run) rather than
+#                           wait longer than this for a lock (default '10s'),
+#                           so a long query does not stall the relays behind it
 # One line per run on standard output; errors on standard error. Exit status
 # (single run): 0 when every step succeeded, 1 otherwise.
 set -uo pipefail
@@ -28,6 +31,7 @@ ahead=${PARTITION_MONTHS_AHEAD:-3}
 retention=${MESSAGE_RETENTION:-}
 archive=${MESSAGE_ARCHIVE:-0}
 grace=${SESSION_GRACE:-1 day}
+lock_timeout=${MAINTENANCE_LOCK_TIMEOUT:-10s}
 
 die() { echo "maintenance: $*" >&2; exit 1; }
 
@@ -39,8 +43,10 @@ die() { echo "maintenance: $*" >&2; exit 1; }
 run_once() {
     local out rc
     out=$(psql "$url" -X -q -tA -F ' ' -v ON_ERROR_STOP=1 -v ahead="$ahead" \
-          -v retention="$retention" -v archive="$archive" -v grace="$grace" 2>&1 <<'SQL'
+          -v retention="$retention" -v archive="$archive" -v grace="$grace" \
+          -v lock_timeout="$lock_timeout" 2>&1 <<'SQL'
 SET client_min_messages = warning;
+SET lock_timeout = :'lock_timeout';
 SELECT 'partitions_created', chat_create_partitions(:'ahead'::int);
 SELECT :'retention' <> '' AS has_retention \gset
 \if :has_retention

@@ -11,6 +11,30 @@
 CREATE SCHEMA IF NOT EXISTS chat_archive;
 REVOKE ALL ON SCHEMA chat_archive FROM PUBLIC;
 
+-- Locks for changing the partitions of messages, until commit, in the order
+-- writers take them: first the tables messages references (a relay holds
+-- its room's row, then inserts; attaching or dropping a partition needs
+-- SHARE ROW EXCLUSIVE on them for the foreign keys), then messages (which
+-- serialises concurrent callers), then the default partition, so no row of
+-- a month lands there between a move and the attach. Any other order can
+-- deadlock with a relay inserting into the default partition.
+CREATE FUNCTION chat_lock_for_partitioning() RETURNS void
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT DISTINCT confrelid::regclass FROM pg_constraint
+             WHERE conrelid = 'messages'::regclass AND contype = 'f' ORDER BY 1 LOOP
+        EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', t);
+    END LOOP;
+    LOCK TABLE ONLY messages IN SHARE UPDATE EXCLUSIVE MODE;
+    FOR t IN SELECT c.oid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'messages'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' LOOP
+        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', t);
+    END LOOP;
+END
+$$;
+
 -- The partition for the UTC month containing p_at; rows of that month in the
 -- default partition are moved into it. Returns true when it was created,
 -- false when a partition of that name already existed.
@@ -24,11 +48,11 @@ DECLARE
     default_part regclass;
     moved bigint := 0;
 BEGIN
-    -- Same lock order as ATTACH PARTITION: the parent (which also serialises
-    -- concurrent callers), then the default partition, held until commit so
-    -- no row of this month lands there between the move and the attach.
-    LOCK TABLE ONLY messages IN SHARE UPDATE EXCLUSIVE MODE;
     IF to_regclass(part) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM chat_lock_for_partitioning();
+    IF to_regclass(part) IS NOT NULL THEN   -- created meanwhile
         RETURN false;
     END IF;
     SELECT c.oid INTO default_part
@@ -37,7 +61,6 @@ BEGIN
 
     EXECUTE format('CREATE TABLE %I (LIKE messages INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
     IF default_part IS NOT NULL THEN
-        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', default_part);
         EXECUTE format('WITH m AS (DELETE FROM %s WHERE created_at >= $1 AND created_at < $2 RETURNING *) '
                        'INSERT INTO %I SELECT * FROM m', default_part, part) USING lo, hi;
         GET DIAGNOSTICS moved = ROW_COUNT;
@@ -124,6 +147,9 @@ BEGIN
             PERFORM chat_create_partition(m AT TIME ZONE 'UTC');
         END IF;
     END LOOP;
+    IF EXISTS (SELECT 1 FROM chat_partitions WHERE schema = 'public' AND range_end <= cutoff) THEN
+        PERFORM chat_lock_for_partitioning();
+    END IF;
     FOR p IN SELECT partition FROM chat_partitions
              WHERE schema = 'public' AND range_end <= cutoff ORDER BY range_start LOOP
         IF archive THEN
@@ -148,6 +174,7 @@ END
 $$;
 
 -- Only the owner (migrations, tools/maintenance.sh) runs these.
+REVOKE ALL ON FUNCTION chat_lock_for_partitioning() FROM PUBLIC;
 REVOKE ALL ON FUNCTION chat_create_partition(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION chat_create_partitions(int) FROM PUBLIC;
 REVOKE ALL ON FUNCTION chat_create_partitions_between(timestamptz, timestamptz) FROM PUBLIC;

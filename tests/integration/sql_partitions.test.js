@@ -8,7 +8,7 @@
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('path');
-const { spawnSync } = require('child_process');
+const { spawn, spawnSync } = require('child_process');
 const { ROOT, env } = require('../lib/harness');
 
 const DB = `chat_sqlp_${process.pid}`;
@@ -137,6 +137,37 @@ COMMIT;`, { uid, a, c: b, b: boundary });
     owner(`INSERT INTO messages (room_id, kind, content, created_at)
            SELECT id, 'text', 'later 2', :'later'::timestamptz + interval '1 hour' FROM rooms WHERE name = 'parking'`, { later });
     assert.deepEqual(owner(`SELECT seq FROM messages WHERE content = 'later 2'`), [['6']]);
+  });
+
+  test('creating a partition while a relay transaction writes into messages_default does not deadlock', async () => {
+    const month = '2041-01-01 00:00+00';
+    // A relay batch that holds its room's row lock, then inserts a row of a
+    // month without partition (into messages_default) and commits.
+    const relay = spawn('psql', [urlFor(DB, 'chat_relay'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `uid=${uid}`], {
+      env: Object.assign({}, process.env, { PGAPPNAME: 'deadlock-probe' }),
+    });
+    let relayErr = '';
+    relay.stderr.on('data', (d) => { relayErr += d; });
+    const relayDone = new Promise((resolve) => relay.on('close', resolve));
+    relay.stdin.end(`BEGIN;
+UPDATE rooms SET last_seq = last_seq + 1 WHERE name = 'parking' RETURNING id AS rid, last_seq AS top \\gset
+SELECT pg_sleep(2);
+INSERT INTO messages (room_id, seq, user_id, kind, content, created_at)
+VALUES (:rid, :top, :uid, 'text', 'into the default', timestamptz '${month}' + interval '4 days');
+COMMIT;
+`);
+    // Once it holds the row lock (it sleeps), create that month's partition.
+    for (;;) {
+      const [[n]] = owner(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'deadlock-probe' AND wait_event = 'PgSleep'`);
+      if (n === '1') break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const create = psqlRun(urlFor(DB), `SELECT chat_create_partition('${month}')`);
+    const code = await relayDone;
+    assert.equal(code, 0, `relay transaction: ${relayErr}`);
+    assert.equal(create.status, 0, `chat_create_partition: ${create.stderr}`);
+    assert.deepEqual(create.rows, [['t']]);
+    assert.deepEqual(owner(`SELECT tableoid::regclass::text FROM messages WHERE content = 'into the default'`), [['messages_204101']]);
   });
 
   test('chat_drop_partitions drops whole months older than the retention, and their message_cids', () => {
