@@ -61,7 +61,10 @@ int config_parse_number(const struct config_option *opt, const char *text, long 
     errno = 0;
     long long value = strtoll(text, &end, 10);
     long long mult = unit_multiplier(opt->type, end);
-    if (errno || end == text || mult == 0) {
+    /* strtoll skips spaces and takes '+'; a setting is digits (and a sign
+     * for plain integers only: a size or duration is never negative). */
+    int starts_ok = (text[0] >= '0' && text[0] <= '9') || (text[0] == '-' && opt->type == CONFIG_INT);
+    if (errno || end == text || mult == 0 || !starts_ok) {
         snprintf(err, errlen, "%s: \"%s\" is not a valid %s", opt->name, text,
                  opt->type == CONFIG_SIZE       ? "size (e.g. 64K, 10M)"
                  : opt->type == CONFIG_DURATION ? "duration (e.g. 500ms, 25s, 24h)"

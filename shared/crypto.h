@@ -40,7 +40,8 @@ bool crypto_equal(const void *a, const void *b, size_t len);
 bool crypto_equal_str(const char *a, const char *b);
 
 /* Fill out with 2*nbytes lower-case hex characters of CSPRNG output and a
- * NUL (out must hold 2*nbytes+1). Returns 0, or -1 if the CSPRNG fails. */
+ * NUL (out must hold 2*nbytes+1). nbytes is at most 64. Returns 0, or -1 if
+ * nbytes is larger or the CSPRNG fails. */
 int crypto_random_hex(char *out, size_t nbytes);
 
 /* AES-128-CBC decryption with PKCS#7 padding checked in full. `in_len` must
