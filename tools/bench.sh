@@ -21,9 +21,9 @@ LOADGEN=${LOADGEN:-$ROOT/build/release/tools/bench/loadgen}
 OUT=${BENCH_OUT:-$ROOT/bench}
 ONLY=${BENCH_ONLY:-a b c d e}
 
-A_STEPS=${A_STEPS:-5,10,20,50,100,150,200,300,500}  # senders in the 1,000-client room
+A_STEPS=${A_STEPS:-1,5,10,20,50,100,150,200,300,500}  # senders in the 1,000-client room
 A_RATE=${A_RATE:-10}                                # messages/s per sender
-B_STEPS=${B_STEPS:-100,200,500,1000}                # senders over 100 rooms of 10
+B_STEPS=${B_STEPS:-10,50,100,200,500,1000}                # senders over 100 rooms of 10
 B_RATE=${B_RATE:-10}
 C_CONNS=${C_CONNS:-10000}                           # idle connections
 D_COUNT=${D_COUNT:-8000}                            # logins prepared (codes fetched)

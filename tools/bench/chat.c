@@ -145,6 +145,8 @@ static void step_run(struct chat_run *r, struct chat_step *st, int senders)
             senders_tick(r, now);
         chat_poll(r, 1);
     }
+    if (r->o->rate > 0)
+        senders_tick(r, st->send_end_ns - 1); /* what fell due during the last poll */
     int64_t drain_end = st->send_end_ns + (int64_t)(r->o->drain_s * 1e9);
     while (st->delivered < st->expected && now_ns() < drain_end)
         chat_poll(r, 2);

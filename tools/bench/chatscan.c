@@ -2,11 +2,11 @@
 #include "chatscan.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #define MAGIC_KEY "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A"
-#define CONTENT_KEY "\"content\":\"t="
 
 /* Parse decimal digits at *p (before end) into *out; advances *p. Returns
  * 0, or -1 when there is no digit or more than 19. */
@@ -37,31 +37,114 @@ static int scan_literal(const char **p, const char *end, const char *lit)
     return 0;
 }
 
-/* The number after key `key` (e.g. "\"id\":"), or -1 on failure. */
-static int scan_key_number(const char *buf, size_t len, const char *key, long long *out)
+/* The top-level members of a flat object that the fast path looks at;
+ * each is a [start, end) range of the raw value (strings without quotes). */
+struct flat_fields {
+    const char *id, *id_end, *type, *type_end, *content, *content_end;
+    const char *history, *event;
+};
+
+static const char *skip_ws(const char *p, const char *end)
 {
-    const char *k = memmem(buf, len, key, strlen(key));
-    if (!k)
-        return -1;
-    const char *p = k + strlen(key), *end = buf + len;
-    while (p < end && *p == ' ')
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
-    return scan_number(&p, end, out);
+    return p;
 }
 
-/* Chat frame fast path: content "t=N s=N k=N" followed by a quote. */
-static void scan_chat(const char *buf, size_t len, const char *content, struct chat_frame *f)
+/* The closing quote of the string whose content starts at p, or NULL. */
+static const char *string_end(const char *p, const char *end)
 {
-    const char *p = content + strlen(CONTENT_KEY), *end = buf + len;
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q)
+            return NULL;
+        size_t bs = 0;
+        while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if (bs % 2 == 0)
+            return q;
+        p = q + 1;
+    }
+}
+
+static bool key_is(const char *k, const char *ke, const char *lit)
+{
+    size_t n = strlen(lit);
+    return (size_t)(ke - k) == n && memcmp(k, lit, n) == 0;
+}
+
+static void flat_take(struct flat_fields *ff, const char *k, const char *ke, const char *v,
+                      const char *ve)
+{
+    if (key_is(k, ke, "id"))
+        ff->id = v, ff->id_end = ve;
+    else if (key_is(k, ke, "type"))
+        ff->type = v, ff->type_end = ve;
+    else if (key_is(k, ke, "content"))
+        ff->content = v, ff->content_end = ve;
+    else if (key_is(k, ke, "history") && key_is(v, ve, "true"))
+        ff->history = v;
+    else if (key_is(k, ke, "event"))
+        ff->event = v;
+}
+
+/* One pass over a flat JSON object (no nested values, no escapes in keys).
+ * Returns 0, or -1 when the frame is not of that shape (use jansson). */
+static int flat_scan(const char *p, const char *end, struct flat_fields *ff)
+{
+    memset(ff, 0, sizeof *ff);
+    p = skip_ws(p, end);
+    if (p == end || *p++ != '{')
+        return -1;
+    for (;;) {
+        p = skip_ws(p, end);
+        if (p < end && *p == '}')
+            return 0;
+        if (p == end || *p++ != '"')
+            return -1;
+        const char *k = p, *ke = memchr(p, '"', (size_t)(end - p));
+        if (!ke || memchr(k, '\\', (size_t)(ke - k)))
+            return -1;
+        p = skip_ws(ke + 1, end);
+        if (p == end || *p++ != ':')
+            return -1;
+        p = skip_ws(p, end);
+        if (p == end || *p == '{' || *p == '[')
+            return -1;
+        const char *v = p, *ve;
+        if (*p == '"') {
+            v = p + 1;
+            if (!(ve = string_end(v, end)))
+                return -1;
+            p = ve + 1;
+        } else {
+            while (p < end && *p != ',' && *p != '}' && *p != ' ')
+                p++;
+            ve = p;
+        }
+        flat_take(ff, k, ke, v, ve);
+        p = skip_ws(p, end);
+        if (p < end && *p == ',')
+            p++;
+        else if (p == end || *p != '}')
+            return -1;
+    }
+}
+
+/* Chat frame fast path: content "t=N s=N k=N" and a numeric id. */
+static void scan_chat(const struct flat_fields *ff, struct chat_frame *f)
+{
+    const char *p = ff->content, *end = ff->content_end;
+    const char *id = ff->id;
     f->kind = FRAME_BAD;
-    if (scan_number(&p, end, &f->t_ns) || scan_literal(&p, end, " s=") ||
-        scan_number(&p, end, &f->sender) || scan_literal(&p, end, " k=") ||
-        scan_number(&p, end, &f->k) || scan_literal(&p, end, "\""))
+    if (scan_literal(&p, end, "t=") || scan_number(&p, end, &f->t_ns) ||
+        scan_literal(&p, end, " s=") || scan_number(&p, end, &f->sender) ||
+        scan_literal(&p, end, " k=") || scan_number(&p, end, &f->k) || p != end)
         return;
-    if (scan_key_number(buf, len, "\"id\":", &f->id))
+    if (!id || scan_number(&id, ff->id_end, &f->id) || id != ff->id_end)
         return;
-    f->own = memmem(buf, len, "\"type\":\"user\"", 13) != NULL;
-    f->kind = memmem(buf, len, "\"history\":true", 14) ? FRAME_HISTORY : FRAME_CHAT;
+    f->own = key_is(ff->type, ff->type_end, "user");
+    f->kind = ff->history ? FRAME_HISTORY : FRAME_CHAT;
 }
 
 /* Slow path: parse with jansson and look at the shape. */
@@ -96,17 +179,21 @@ out:
 
 void chat_frame_scan(const char *buf, size_t len, struct chat_frame *f)
 {
+    struct flat_fields ff;
     memset(f, 0, sizeof *f);
     f->seq = -1;
-    const char *content = memmem(buf, len, CONTENT_KEY, strlen(CONTENT_KEY));
-    if (content) {
-        scan_chat(buf, len, content, f);
-        return;
-    }
-    /* join/leave events: one per join per member, so also kept off jansson */
-    if (memmem(buf, len, "\"event\":\"", 9) && memmem(buf, len, "\"type\":\"system\"", 15)) {
-        f->kind = FRAME_PRESENCE;
-        return;
+    if (flat_scan(buf, buf + len, &ff) == 0 && ff.type) {
+        bool chat = key_is(ff.type, ff.type_end, "user") || key_is(ff.type, ff.type_end, "remote");
+        if (chat && ff.content && ff.content_end - ff.content >= 2 &&
+            memcmp(ff.content, "t=", 2) == 0) {
+            scan_chat(&ff, f);
+            return;
+        }
+        /* join/leave events: one per join per member, so also kept off jansson */
+        if (key_is(ff.type, ff.type_end, "system") && ff.event) {
+            f->kind = FRAME_PRESENCE;
+            return;
+        }
     }
     scan_json(buf, len, f);
 }

@@ -121,6 +121,13 @@ static void test_scan(void)
     const char *own = "{\"content\":\"t=5 s=1 k=0\",\"uid\":9,\"id\":77,\"type\":\"user\"}";
     chat_frame_scan(own, strlen(own), &f);
     CHECK(f.kind == FRAME_CHAT && f.own && f.id == 77 && f.sender == 1 && f.k == 0);
+    const char *esc = "{ \"nickName\" : \"a\\\"b\\\\\", \"type\":\"remote\", \"id\" : 9 ,"
+                      "\"content\":\"t=1 s=2 k=3\",\"time\":1}";
+    chat_frame_scan(esc, strlen(esc), &f);
+    CHECK(f.kind == FRAME_CHAT && f.id == 9 && f.t_ns == 1 && f.sender == 2 && f.k == 3);
+    const char *badid = "{\"type\":\"remote\",\"id\":9x,\"content\":\"t=1 s=2 k=3\"}";
+    chat_frame_scan(badid, strlen(badid), &f);
+    CHECK(f.kind == FRAME_BAD);
     const char *hist = "{\"type\":\"remote\",\"id\":3,\"content\":\"t=5 s=1 k=0\",\"history\":true}";
     chat_frame_scan(hist, strlen(hist), &f);
     CHECK(f.kind == FRAME_HISTORY && f.id == 3);
