@@ -107,7 +107,9 @@ test('frame-level violations close 1002', async () => {
                   [{ opcode: 1, fin: false, payload: '{"text":' }, { opcode: 1, payload: json }], 1002);
   await violation('reserved opcode 3', [{ opcode: 3, payload: 'x' }], 1002);
   await violation('reserved control opcode 0xB', [{ opcode: 0xb, payload: 'x' }], 1002);
-  await violation('close frame with a 1-byte payload', [{ opcode: 8, payload: Buffer.from([0x03]) }], 1002);
+});
+
+test('close frames with an invalid code close 1002', async () => {
   for (const code of [999, 1005, 1006, 1015, 2999, 5000]) {
     const p = Buffer.alloc(2);
     p.writeUInt16BE(code);
@@ -115,11 +117,17 @@ test('frame-level violations close 1002', async () => {
   }
 });
 
+test('a close frame with a 1-byte payload (no room for a code) closes 1002', async () => {
+  await violation('close frame with a 1-byte payload', [{ opcode: 8, payload: Buffer.from([0x03]) }], 1002);
+});
+
 test('lengths: a 2^63 header is refused (1002/1009), a huge or reassembled-too-big message closes 1009', async () => {
   // MSB of the 64-bit length set: a protocol error by RFC 6455 and over the limit anyway
   await violation('2^63 length header', [{ opcode: 1, payload: Buffer.alloc(0), length: 2n ** 63n }], [1002, 1009]);
-  await violation('2^40 length header', [{ opcode: 1, payload: Buffer.alloc(0), length: 2n ** 40n }], 1009);
-  await violation('2^63-1 length header', [{ opcode: 1, payload: Buffer.alloc(0), length: 2n ** 63n - 1n }], 1009);
+  // a header claiming a huge frame, then the first bytes of its payload
+  const some = Buffer.alloc(1000, 0x61);
+  await violation('2^40 length header', [{ opcode: 1, payload: some, length: 2n ** 40n }], 1009);
+  await violation('2^63-1 length header', [{ opcode: 1, payload: some, length: 2n ** 63n - 1n }], 1009);
   const part = Buffer.alloc(40000, 0x61);
   await violation('fragments adding up to more than RELAY_MAX_MESSAGE',
                   [{ opcode: 1, fin: false, payload: part }, { opcode: 0, fin: true, payload: part }], 1009);
