@@ -8,6 +8,7 @@
 #include "room.h"
 #include "settings.h"
 #include "util.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <string.h>
@@ -195,6 +196,11 @@ int conn_send_frame(struct conn *c, struct frame *f)
 {
     if (c->state != CONN_OPEN)
         return -1;
+    if (c->out.bytes + f->len > (size_t)cfg.queue_max && c->out.bytes) {
+        ssize_t w = outq_write(&c->out, c->fd); /* make room if the socket takes it */
+        if (w > 0)
+            metrics.bytes_out += (unsigned long long)w;
+    }
     if (c->out.bytes + f->len > (size_t)cfg.queue_max) {
         log_warn("conn=%llu peer=%s uid=%lld closing: outgoing queue over %lld bytes", c->id,
                  c->peer, c->uid, cfg.queue_max);
@@ -258,6 +264,24 @@ void conn_send_http(struct conn *c, const char *bytes, size_t len)
     conn_touch(c);
 }
 
+/* Close after a violation wslay gave up on without a close frame: write the
+ * frame ourselves, keep the stream order. */
+static void conn_close_raw(struct conn *c, int code)
+{
+    uint8_t f[4] = {0x88, 2, (uint8_t)(code >> 8), (uint8_t)code};
+    room_leave(c);
+    conn_pending_clear(c);
+    outq_append(&c->out, f, sizeof(f));
+    metrics_close(code);
+    log_info("conn=%llu peer=%s uid=%lld closing with %d (protocol violation)", c->id, c->peer,
+             c->uid, code);
+    c->manual_close = true;
+    c->state = CONN_CLOSING;
+    c->deadline_ms = loop_now_ms() + CONN_CLOSE_TIMEOUT_MS;
+    conn_touch(c);
+    conn_update_mask(c);
+}
+
 /* Start the lingering close: no more output, wait for the peer's EOF. */
 static void conn_linger(struct conn *c)
 {
@@ -270,6 +294,8 @@ static void conn_linger(struct conn *c)
 static void conn_after_flush(struct conn *c)
 {
     if (c->state == CONN_HTTP_DONE) {
+        conn_linger(c);
+    } else if (c->state == CONN_CLOSING && c->manual_close) {
         conn_linger(c);
     } else if (c->state == CONN_CLOSING && c->ws && wslay_event_get_close_sent(c->ws)) {
         if (wslay_event_get_close_received(c->ws))
@@ -365,7 +391,10 @@ static void conn_ws_read(struct conn *c)
     if (c->state == CONN_DEAD)
         return;
     if (rc != 0) {
-        conn_free_async(c);
+        if (c->peer_gone || c->state != CONN_OPEN)
+            conn_free_async(c);
+        else
+            conn_close_raw(c, 1002);
         return;
     }
     conn_ws_pump(c);
@@ -443,10 +472,12 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
         metrics.bytes_in += (unsigned long long)n;
         return n;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-    else
+    } else {
+        c->peer_gone = true;
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    }
     return -1;
 }
 
@@ -470,10 +501,64 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
                     arg->msg_length);
 }
 
+static void ws_frame_start_cb(wslay_event_context_ptr ctx,
+                              const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
+{
+    (void)ctx;
+    struct conn *c = user;
+    c->in_close = arg->opcode == WSLAY_CONNECTION_CLOSE;
+    c->close_len = 0;
+}
+
+static void ws_frame_chunk_cb(wslay_event_context_ptr ctx,
+                              const struct wslay_event_on_frame_recv_chunk_arg *arg, void *user)
+{
+    (void)ctx;
+    struct conn *c = user;
+    if (!c->in_close)
+        return;
+    size_t n = arg->data_length;
+    if (n > sizeof(c->close_buf) - c->close_len)
+        n = sizeof(c->close_buf) - c->close_len;
+    memcpy(c->close_buf + c->close_len, arg->data, n);
+    c->close_len += n;
+}
+
+/* RFC 6455 7.4: codes a peer may send. */
+static bool close_code_valid(unsigned code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
+/* A close frame from the client with a bad payload is answered 1002
+ * (queued before wslay's own echo, which is then not sent). */
+static void ws_frame_end_cb(wslay_event_context_ptr ctx, void *user)
+{
+    struct conn *c = user;
+    if (!c->in_close)
+        return;
+    c->in_close = false;
+    if (c->close_len == 0)
+        return;
+    unsigned code = c->close_len >= 2 ? (unsigned)(c->close_buf[0] << 8 | c->close_buf[1]) : 0;
+    if (c->close_len == 1 || !close_code_valid(code) ||
+        !utf8_valid(c->close_buf + 2, c->close_len - 2)) {
+        log_info("conn=%llu peer=%s uid=%lld bad close frame from client", c->id, c->peer, c->uid);
+        if (wslay_event_queue_close(ctx, 1002, NULL, 0) == 0)
+            metrics_close(1002);
+    }
+}
+
 int conn_start_websocket(struct conn *c)
 {
     static const struct wslay_event_callbacks cbs = {
-        .recv_callback = ws_recv_cb, .send_callback = ws_send_cb, .on_msg_recv_callback = ws_msg_cb};
+        .recv_callback = ws_recv_cb,
+        .send_callback = ws_send_cb,
+        .on_frame_recv_start_callback = ws_frame_start_cb,
+        .on_frame_recv_chunk_callback = ws_frame_chunk_cb,
+        .on_frame_recv_end_callback = ws_frame_end_cb,
+        .on_msg_recv_callback = ws_msg_cb};
     if (wslay_event_context_server_init(&c->ws, &cbs, c) != 0) {
         log_error("conn=%llu peer=%s wslay init failed", c->id, c->peer);
         c->ws = NULL;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <wslay/wslay.h>
 
 enum conn_state {
@@ -45,6 +46,11 @@ struct conn {
     wslay_event_context_ptr ws;
     struct outq out;
     bool dirty, write_armed, counted;
+    bool peer_gone;    /* EOF or read error seen */
+    bool manual_close; /* we wrote the close frame ourselves (wslay failed) */
+    bool in_close;     /* receiving a close frame: its payload is checked */
+    uint8_t close_buf[125];
+    size_t close_len;
     /* identity (after authentication) */
     long long uid;
     char *session_id, *nickname, *avatar_url;

@@ -19,6 +19,12 @@ void inbound_message(struct conn *c, bool is_text, const char *data, size_t len)
             wslay_event_shutdown_read(c->ws);
         return;
     }
+    if (!is_text) {
+        conn_close(c, 1002, "binary messages are not accepted");
+        if (c->ws)
+            wslay_event_shutdown_read(c->ws);
+        return;
+    }
     if (loop_wall_ms() >= c->expires_ms) {
         conn_reject_session(c, "session expired");
         return;
@@ -26,9 +32,8 @@ void inbound_message(struct conn *c, bool is_text, const char *data, size_t len)
     struct msg_rules rules = {(size_t)cfg.max_content, (const char *const *)cfg.url_prefixes};
     json_t *root = NULL;
     struct msg_input in;
-    char *bad_cid = NULL, why[256] = "binary messages are not accepted";
-    int valid = is_text ? msg_parse(data, len, &rules, &root, &in, &bad_cid, why, sizeof(why))
-                        : -1;
+    char *bad_cid = NULL, why[256];
+    int valid = msg_parse(data, len, &rules, &root, &in, &bad_cid, why, sizeof(why));
     const char *cid = valid == 0 ? in.cid : bad_cid;
     long long now = loop_now_ms();
     if (!rate_take(&c->rate, (double)cfg.rate, (double)cfg.rate_burst, now)) {

@@ -20,7 +20,6 @@ bool msg_url_allowed(const char *url, size_t len, const char *const *prefixes)
             return false;
     const char *https = "https://";
     size_t hl = strlen(https);
-    bool absolute = len > hl && strncmp(url, https, hl) == 0 && url[hl] != '/';
     for (size_t i = 0; prefixes && prefixes[i]; i++) {
         size_t pl = strlen(prefixes[i]);
         if (pl == 0 || len < pl || strncmp(url, prefixes[i], pl) != 0)
@@ -32,7 +31,7 @@ bool msg_url_allowed(const char *url, size_t len, const char *const *prefixes)
             continue;
         return true;
     }
-    return absolute;
+    return false;
 }
 
 bool msg_room_valid(const char *name)
@@ -134,7 +133,7 @@ int msg_parse(const char *text, size_t len, const struct msg_rules *rules, json_
     *root = NULL;
     *cid_out = NULL;
     memset(in, 0, sizeof(*in));
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!doc)
         return FAIL("not JSON: %s", jerr.text);
     if (!json_is_object(doc)) {

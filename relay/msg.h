@@ -30,9 +30,10 @@ struct msg_input {
 int msg_parse(const char *text, size_t len, const struct msg_rules *rules, json_t **root,
               struct msg_input *in, char **cid_out, char *why, size_t whylen);
 
-/* true when url may be sent as an image: starts with "https://" and a host,
- * or with one of prefixes; no "..", backslash, '%', whitespace or control
- * character; no '?' or '#' after a relative (non-https) prefix. */
+/* true when url may be sent as an image: starts with one of prefixes (which
+ * may be relative, "/files/", or absolute, "https://cdn.example/"); no "..",
+ * backslash, '%', whitespace or control character; no '?' or '#' after a
+ * relative (not https://) prefix. */
 bool msg_url_allowed(const char *url, size_t len, const char *const *prefixes);
 
 /* Split a comma-separated prefix list into a NULL-terminated array of

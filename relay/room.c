@@ -35,6 +35,7 @@ struct post {
     struct post *next;
     unsigned long long conn_id;
     long long uid;
+    unsigned char skey_hash[32];
     bool image;
     char *body, *cid;
 };
@@ -473,6 +474,7 @@ int room_post(struct conn *c, const struct msg_input *in)
     struct post *p = xcalloc(1, sizeof(*p));
     p->conn_id = c->id;
     p->uid = c->uid;
+    memcpy(p->skey_hash, c->skey_hash, sizeof(p->skey_hash));
     p->image = in->image;
     p->body = xstrndup(in->body, in->body_len);
     p->cid = in->cid ? xstrdup(in->cid) : NULL;
@@ -517,7 +519,7 @@ static struct held *held_from_rows(const struct store_row *rows, size_t n)
     struct held *h = xcalloc(1, sizeof(*h));
     h->msgs = xcalloc(n ? n : 1, sizeof(*h->msgs));
     for (size_t i = 0; i < n; i++) {
-        if (rows[i].duplicate)
+        if (rows[i].duplicate || rows[i].invalid || !rows[i].seq)
             continue;
         struct held_msg *m = &h->msgs[h->n++];
         *m = (struct held_msg){.seq = rows[i].seq, .uid = rows[i].user_id,
@@ -557,6 +559,14 @@ static void batch_duplicate(struct room *r, const struct post *p, const struct s
     conn_send_json(c, json, len);
 }
 
+/* The sender's session ended (expired or revoked) before its message. */
+static void batch_invalid(const struct post *p)
+{
+    struct conn *c = conn_find(p->conn_id);
+    if (c && c->state == CONN_OPEN)
+        conn_reject_session(c, "session expired or revoked");
+}
+
 static void post_done(void *ctx, int status, const struct store_row *rows, size_t n)
 {
     struct batch *b = ctx;
@@ -565,9 +575,15 @@ static void post_done(void *ctx, int status, const struct store_row *rows, size_
     if (status < 0) {
         batch_fail(b);
     } else {
-        for (size_t i = 0; i < n; i++)
-            if (rows[i].duplicate && rows[i].idx >= 1 && (size_t)rows[i].idx <= b->n)
-                batch_duplicate(r, b->posts[rows[i].idx - 1], &rows[i]);
+        for (size_t i = 0; i < n; i++) {
+            if (rows[i].idx < 1 || (size_t)rows[i].idx > b->n)
+                continue;
+            struct post *p = b->posts[rows[i].idx - 1];
+            if (rows[i].invalid)
+                batch_invalid(p);
+            else if (rows[i].duplicate && rows[i].seq)
+                batch_duplicate(r, p, &rows[i]);
+        }
         struct held *h = held_from_rows(rows, n);
         if (h->n)
             room_hold(r, h);
@@ -591,6 +607,7 @@ static void room_send_batch(struct room *r)
     long long *uids = xcalloc(n, sizeof(*uids));
     const char **kinds = xcalloc(n, sizeof(*kinds)), **bodies = xcalloc(n, sizeof(*bodies));
     const char **cids = xcalloc(n, sizeof(*cids));
+    unsigned char(*hashes)[32] = xcalloc(n, sizeof(*hashes));
     for (size_t i = 0; i < n; i++) {
         struct post *p = r->posts;
         r->posts = p->next;
@@ -600,19 +617,21 @@ static void room_send_batch(struct room *r)
         kinds[i] = p->image ? "image" : "text";
         bodies[i] = p->body;
         cids[i] = p->cid;
+        memcpy(hashes[i], p->skey_hash, sizeof(hashes[i]));
     }
     b->n = n;
     r->nposts -= n;
     if (!r->posts)
         r->posts_tail = NULL;
-    if (store_post(r->id, n, uids, kinds, bodies, cids, post_done, b) == 0) {
+    if (store_post(r->id, n, uids, kinds, bodies, cids, (const unsigned char(*)[32])hashes,
+                   post_done, b) == 0) {
         r->batch_inflight = true;
         r->busy++;
     } else {
         batch_fail(b);
         batch_free(b);
     }
-    free(uids), free(kinds), free(bodies), free(cids);
+    free(uids), free(kinds), free(bodies), free(cids), free(hashes);
 }
 
 void room_before_sleep(void)

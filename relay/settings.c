@@ -44,7 +44,7 @@ static const struct config_option options[] = {
     {"RELAY_MAX_CONNECTIONS", CONFIG_INT, &cfg.max_connections, "20000", 1, 10000000,
      "WebSocket connections per process; over it upgrades get 503"},
     {"RELAY_ALLOWED_URL_PREFIXES", CONFIG_STRING, &cfg.allowed_url_prefixes, "/files/", 0, 0,
-     "comma-separated prefixes of image urls (https:// urls are always allowed)"},
+     "comma-separated prefixes an image url must start with"},
     {"RELAY_SHUTDOWN_TIMEOUT", CONFIG_DURATION, &cfg.shutdown_timeout_ms, "5s", 0, 3600000,
      "longest drain after SIGTERM"},
     {"LOG_LEVEL", CONFIG_STRING, &cfg.log_level, "info", 0, 0, "debug, info, warn or error"},

@@ -473,7 +473,8 @@ static void done_rows(struct job *j, PGresult *r, int col, const char *what)
         if (col > 0) {
             rows[i].idx = (int)num(r, i, 0);
             rows[i].duplicate = val(r, i, 1) && val(r, i, 1)[0] == 't';
-            rows[i].room = val(r, i, 2);
+            rows[i].invalid = val(r, i, 2) && val(r, i, 2)[0] == 't';
+            rows[i].room = val(r, i, 3);
         }
         decode_row(r, i, col, &rows[i]);
     }
@@ -483,7 +484,7 @@ static void done_rows(struct job *j, PGresult *r, int col, const char *what)
 
 static void done_post(struct job *j, PGresult *r)
 {
-    done_rows(j, r, 3, "post");
+    done_rows(j, r, 4, "post");
 }
 
 static void done_fetch(struct job *j, PGresult *r)
@@ -532,28 +533,39 @@ static char *array_literal(const char *const *items, size_t n)
     return buf;
 }
 
+/* "\\x<hex>" bytea input for a 32-byte hash, into out[67]. */
+static void hash_hex(const unsigned char hash[32], char *out)
+{
+    out[0] = '\\';
+    out[1] = 'x';
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 + 2 * i, 3, "%02x", hash[i]);
+}
+
 int store_post(long long room_id, size_t n, const long long *user_ids, const char *const *kinds,
-               const char *const *contents, const char *const *cids, store_rows_fn fn,
-               void *ctx)
+               const char *const *contents, const char *const *cids,
+               const unsigned char (*skey_hashes)[32], store_rows_fn fn, void *ctx)
 {
     char room[24];
     snprintf(room, sizeof(room), "%lld", room_id);
-    char **uids = xcalloc(n + 1, sizeof(*uids));
+    char **uids = xcalloc(n + 1, sizeof(*uids)), **hashes = xcalloc(n + 1, sizeof(*hashes));
     for (size_t i = 0; i < n; i++) {
         uids[i] = xmalloc(24);
         snprintf(uids[i], 24, "%lld", user_ids[i]);
+        hashes[i] = xmalloc(67);
+        hash_hex(skey_hashes[i], hashes[i]);
     }
     char *a_uid = array_literal((const char *const *)uids, n);
     char *a_kind = array_literal(kinds, n), *a_content = array_literal(contents, n);
-    char *a_cid = array_literal(cids, n);
-    const char *values[] = {room, a_uid, a_kind, a_content, a_cid};
+    char *a_cid = array_literal(cids, n), *a_hash = array_literal((const char *const *)hashes, n);
+    const char *values[] = {room, a_uid, a_kind, a_content, a_cid, a_hash};
     int rc = job_send("SELECT * FROM chat_post_messages($1::bigint, $2::bigint[], $3::text[], "
-                      "$4::text[], $5::text[])",
-                      5, values, done_post, (void *)fn, ctx);
+                      "$4::text[], $5::text[], $6::bytea[])",
+                      6, values, done_post, (void *)fn, ctx);
     for (size_t i = 0; i < n; i++)
-        free(uids[i]);
-    free(uids);
-    free(a_uid), free(a_kind), free(a_content), free(a_cid);
+        free(uids[i]), free(hashes[i]);
+    free(uids), free(hashes);
+    free(a_uid), free(a_kind), free(a_content), free(a_cid), free(a_hash);
     return rc;
 }
 

@@ -28,7 +28,7 @@ struct store_room {
  * are set; for joins and fetches room is NULL. user_id 0: an announcement. */
 struct store_row {
     int idx;
-    bool duplicate;
+    bool duplicate, invalid; /* invalid: the sender's session is no longer valid */
     const char *room;
     long long seq, user_id;
     const char *nickname, *avatar_url;
@@ -76,10 +76,12 @@ int store_room_join(const char *name, long long since, long long history, long l
                     store_join_fn fn, void *ctx);
 
 /* Post n messages to room_id in one transaction (see chat_post_messages);
- * kinds are "text" or "image"; cids entries may be NULL. */
+ * kinds are "text" or "image"; cids entries may be NULL; skey_hashes are
+ * the senders' sha256(skey), checked in the same transaction. Rows with
+ * seq 0 carry no message (invalid session, or nothing to return). */
 int store_post(long long room_id, size_t n, const long long *user_ids, const char *const *kinds,
-               const char *const *contents, const char *const *cids, store_rows_fn fn,
-               void *ctx);
+               const char *const *contents, const char *const *cids,
+               const unsigned char (*skey_hashes)[32], store_rows_fn fn, void *ctx);
 
 /* Messages of room_id with after < seq <= upto, ascending. */
 int store_fetch(long long room_id, long long after, long long upto, store_rows_fn fn, void *ctx);

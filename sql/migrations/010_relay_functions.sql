@@ -35,14 +35,16 @@ END
 $$;
 
 -- Post a batch of messages to one room in the caller's transaction (one
--- statement: its own transaction). Takes the room's row lock, skips
--- (user_id, cid) pairs already stored (returning the stored message with
--- duplicate = true), numbers the others densely from last_seq + 1 and
--- inserts them with one statement (one NOTIFY). Returns one row per input
--- index (1-based), in order.
+-- statement: its own transaction). Takes the room's row lock, refuses
+-- messages whose session (by skey hash) is no longer valid (invalid = true,
+-- nothing stored), skips (user_id, cid) pairs already stored (returning the
+-- stored message with duplicate = true), numbers the others densely from
+-- last_seq + 1 and inserts them with one statement (one NOTIFY). Returns one
+-- row per input index (1-based), in order; seq is NULL when nothing is
+-- returned for that index.
 CREATE FUNCTION chat_post_messages(p_room_id bigint, p_user_ids bigint[], p_kinds text[],
-                                   p_contents text[], p_cids text[])
-RETURNS TABLE (idx int, duplicate boolean, room text, seq bigint, user_id bigint,
+                                   p_contents text[], p_cids text[], p_skey_hashes bytea[])
+RETURNS TABLE (idx int, duplicate boolean, invalid boolean, room text, seq bigint, user_id bigint,
                nickname text, avatar_url text, kind text, content text, cid text,
                time_ms bigint)
 LANGUAGE plpgsql AS $$
@@ -54,6 +56,7 @@ DECLARE
     seqs bigint[] := '{}';
     room_ids bigint[] := '{}';
     dups boolean[] := '{}';
+    bad boolean[] := '{}';
     s bigint;
     rid bigint;
 BEGIN
@@ -63,6 +66,13 @@ BEGIN
         RAISE EXCEPTION 'room % does not exist', p_room_id;
     END IF;
     FOR i IN 1..n LOOP
+        bad[i] := NOT EXISTS (SELECT 1 FROM chat_session_lookup(p_skey_hashes[i]) sl
+                              WHERE NOT sl.revoked AND sl.expires_at > now()
+                                AND sl.user_id = p_user_ids[i]);
+        dups[i] := false;
+        IF bad[i] THEN
+            CONTINUE;
+        END IF;
         IF p_cids[i] IS NOT NULL THEN
             INSERT INTO message_cids AS c (user_id, cid, room_id, seq)
             VALUES (p_user_ids[i], p_cids[i], p_room_id, base + fresh + 1)
@@ -82,21 +92,21 @@ BEGIN
         INSERT INTO messages (room_id, seq, user_id, kind, content, cid)
         SELECT p_room_id, seqs[i], p_user_ids[i], p_kinds[i], p_contents[i], p_cids[i]
         FROM generate_subscripts(p_user_ids, 1) AS i
-        WHERE NOT dups[i]
+        WHERE NOT dups[i] AND NOT bad[i]
         ORDER BY i;
     END IF;
     RETURN QUERY
-    SELECT i, dups[i], rm.name, m.seq, m.user_id, u.nickname, u.avatar_url, m.kind, m.content,
-           m.cid, (extract(epoch FROM m.created_at) * 1000)::bigint
+    SELECT i, dups[i], bad[i], rm.name, m.seq, m.user_id, u.nickname, u.avatar_url, m.kind,
+           m.content, m.cid, (extract(epoch FROM m.created_at) * 1000)::bigint
     FROM generate_subscripts(p_user_ids, 1) AS i
-    JOIN messages m ON m.room_id = room_ids[i] AND m.seq = seqs[i]
-    JOIN rooms rm ON rm.id = m.room_id
+    LEFT JOIN messages m ON m.room_id = room_ids[i] AND m.seq = seqs[i]
+    LEFT JOIN rooms rm ON rm.id = m.room_id
     LEFT JOIN users u ON u.id = m.user_id
     ORDER BY i;
 END
 $$;
 
 REVOKE ALL ON FUNCTION chat_room_join(text, bigint, bigint, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION chat_post_messages(bigint, bigint[], text[], text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION chat_post_messages(bigint, bigint[], text[], text[], text[], bytea[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION chat_room_join(text, bigint, bigint, bigint) TO chat_relay;
-GRANT EXECUTE ON FUNCTION chat_post_messages(bigint, bigint[], text[], text[], text[]) TO chat_relay;
+GRANT EXECUTE ON FUNCTION chat_post_messages(bigint, bigint[], text[], text[], text[], bytea[]) TO chat_relay;

@@ -61,7 +61,8 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     (void)ctx;
     struct script *s = user;
     s->msgs[s->n] = malloc(arg->msg_length + 1);
-    memcpy(s->msgs[s->n], arg->msg, arg->msg_length);
+    if (arg->msg_length)
+        memcpy(s->msgs[s->n], arg->msg, arg->msg_length);
     s->lens[s->n++] = arg->msg_length;
 }
 
