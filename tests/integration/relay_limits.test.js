@@ -146,5 +146,50 @@ test('a client that stops reading is closed with 4008 (RELAY_QUEUE_MAX=64K); a n
   } else {
     assert.equal(back.system.recovered, false, `${sent - lastSeen} missing is over RELAY_CATCHUP_MAX`);
   }
+  const m = await metrics(relay.metricsPort);
+  assert.ok((m.values['relay_closes_total{code="4008"}'] || 0) >= 1, 'relay_closes_total{code="4008"} counts it');
   await relay.stop();
+});
+
+test('pings keep a live client; a silent one is closed after RELAY_IDLE_TIMEOUT; RELAY_MAX_CONNECTIONS answers 503; a stopping relay announces its clients gone', async (t) => {
+  const relay = await startRelay({ RELAY_PING_INTERVAL: '1s', RELAY_IDLE_TIMEOUT: '3s', RELAY_MAX_CONNECTIONS: '3' });
+  relays.push(relay);
+  const via = { port: relay.port };
+  const room = uniqueRoom('idle');
+  const s = newSession();
+  const onStack = await ChatClient.join(newSession(), { room, via: 1, label: 'Y@relay1' });
+  const live = await ChatClient.join(s, { room, via, label: 'live' });
+  let pings = 0;
+  live.ws.on('ping', () => { pings += 1; });   // ws answers every ping with a pong
+  t.after(() => closeAll(onStack, live));
+  const silent = new RawConn(relay.port);
+  await silent.connected;
+  await silent.write(`GET /chat?X-WX-Skey=${encodeURIComponent(s.skey)}&room=${room} HTTP/1.1\r\n` +
+                     'Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+                     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  try {
+    const head = await silent.response();
+    assert.equal(head.status, 101);
+    // the third connection fills RELAY_MAX_CONNECTIONS=3; a fourth upgrade is answered 503
+    const third = await ChatClient.join(newSession(), { room, via, label: 'third' });
+    await assert.rejects(ChatClient.open(newSession(), { room, via, label: 'fourth' }),
+                         (e) => e.status === 503, 'over RELAY_MAX_CONNECTIONS: 503');
+    third.close();
+    await third.closed;
+    // the silent one (never answers a ping) is closed within a few idle timeouts
+    await silent.waitEnd(9000);
+    assert.ok(silent.frames.some((f) => f.opcode === 9), 'the relay pinged the silent client');
+  } finally {
+    silent.destroy();
+  }
+  assert.ok(live.open, 'the client that answers pings is still connected');
+  assert.ok(pings >= 2, `pings every RELAY_PING_INTERVAL (${pings} seen)`);
+  assertChat(await live.say('still here'), { type: 'user', sender: s });
+  // its clients leave when the relay stops: the stack's relay sees the count drop
+  await onStack.waitFor((f) => f.type === 'system' && f.num === 2 || (isChat(f) && f.number === 2),
+                        { what: 'the count with the extra relay\'s client' });
+  const from = onStack.mark();
+  await relay.stop();
+  const ev = await onStack.waitFor((f) => f.type === 'system' && f.event === 'leave', { from, what: 'leave after the relay stopped' });
+  assert.equal(ev.num, 1);
 });
