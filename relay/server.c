@@ -28,15 +28,27 @@ static struct {
     bool stopping;
 } sv = {.fd = -1};
 
+static long long resume_accepting(struct loop *loop, long long id, void *data)
+{
+    (void)id, (void)data;
+    if (sv.fd >= 0)
+        loop_set_mask(loop, sv.fd, LOOP_READ);
+    return -1;
+}
+
 static void server_accept(struct loop *loop, int fd, int mask, void *data)
 {
-    (void)loop, (void)mask, (void)data;
+    (void)mask, (void)data;
     for (int i = 0; i < 64; i++) {
         char peer[80];
         int cfd = net_accept(fd, peer, sizeof(peer));
         if (cfd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log_warn("accept: %s", strerror(errno));
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                /* out of descriptors: pause for a moment instead of spinning */
+                log_warn("accept: %s; pausing accepts for 100 ms", strerror(errno));
+                loop_set_mask(loop, fd, 0);
+                loop_add_timer(loop, 100, resume_accepting, NULL);
+            }
             return;
         }
         if (conn_count() >= cfg.max_connections + SERVER_HANDSHAKE_SLACK) {
