@@ -175,7 +175,7 @@ def n: if . == null then "–" else (. | round | tostring | if length > 3 then
     [explode | reverse | _nwise(3) | reverse | implode] | reverse | join(",") else . end) end;
 def f2: if . == null then "–" else ((. * 100 | round) / 100 | tostring) end;
 def lat: "\(.p50_ms | f2) / \(.p99_ms | f2) / \(.max_ms | f2)";
-def loss: "\(.lost // "–") / \(.duplicated // "–")";
+def loss: "\(.lost_total // "–") / \(.duplicated_total // "–")";
 def cpu: "\(.client_cpu | f2)";
 def failed_conns: if . == null or .failed == null then "–" else "\(.failed) of \(.conns)" end;
 def nextfail: ([.steps[]? | select(.ok | not)] | first) as $f |
@@ -187,7 +187,7 @@ def steprow($id; $what; $target):
     "| \($id) | \($what) | " +
     (if $g == null then "no passing step" else
       "\($g.deliveries_per_s | n) deliveries/s (\($g.senders) senders × \($g.rate_per_sender | f2) msg/s)" end) +
-    " | \($target) | \(if $g then ($g | lat) else "–" end) | \(if $g then ($g | loss) else "–" end) | \($s | failed_conns) | \(if $g then ($g | cpu) else "–" end) | \($s | nextfail) |" end;
+    " | \($target) | \(if $g then ($g | lat) else "–" end) | \($s | loss) | \($s | failed_conns) | \(if $g then ($g | cpu) else "–" end) | \($s | nextfail) |" end;
 .scenarios as $sc |
 "# make bench results",
 "",
@@ -203,9 +203,9 @@ steprow("b"; "100 rooms × 10 clients, through nginx"; "–"),
 ($sc.d as $d | if $d == null or $d.error or $d.logins == null then "| d | logins | not run | ≥ 5,000/s | | | | | |" else
  "| d | logins through nginx, 32 clients (real /login) | \($d.logins_per_s | n) logins/s | ≥ 5,000/s | \($d | lat) | – | \($d.failed) failed logins | \($d | cpu) | \($d.logins | n) logins in \($d.seconds | f2) s; \($d.database.sessions // "–" | n) sessions in PostgreSQL |" end),
 ($sc.e as $e | ($e.steps[0]? // null) as $s | if $e == null or $e.error or $s == null then "| e | publish throughput | not run | ≥ 50,000/s | | | | | |" else
- "| e | publish throughput, \($e.conns) senders in \($e.rooms) rooms, window \($s.window), straight to the relay | \($s.messages_per_s | n) messages/s committed | ≥ 50,000/s | \($s | lat) | \($s | loss) | \($e | failed_conns) | \($s | cpu) | \($e.database.rows | n) rows in PostgreSQL, ids gap-free: \($e.database.gap_free) |" end),
+ "| e | publish throughput, \($e.conns) senders in \($e.rooms) rooms, window \($s.window), straight to the relay | \($s.messages_per_s | n) messages/s committed | ≥ 50,000/s | \($s | lat) | \($e | loss) | \($e | failed_conns) | \($s | cpu) | \($e.database.rows | n) rows in PostgreSQL, ids gap-free: \($e.database.gap_free) |" end),
 "",
-"Latency is end to end: scheduled send time to receipt, measured by the load generator on one clock. Lost counts ids missing at a receiver, dup ids seen twice or out of order; both must be 0. See docs/bench.md."
+"Latency is end to end: scheduled send time to receipt, measured by the load generator on one clock. Lost / dup are totals over the whole run of a scenario: ids a receiver skipped or still lacked 5 s after the last step while another member of its room had them, and ids seen twice or out of order; both must be 0. See docs/bench.md."
 '
 mkdir -p "$OUT"
 for s in a b c d e; do [ -f "$RUN/$s.json" ] || echo null >"$RUN/$s.json"; done

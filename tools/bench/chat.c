@@ -115,14 +115,28 @@ static void senders_fill(struct chat_run *r)
             wconn_send_message(r, &r->c[i], now);
 }
 
-/* Messages still missing at a receiver once the step drained count as lost. */
-static void step_tail_loss(struct chat_run *r)
+/* Ids that some member of a room has and another has not (yet); 0 once
+ * every receiver has caught up with its room. */
+static uint64_t missing_now(const struct chat_run *r)
 {
+    uint64_t n = 0;
     for (int i = 0; i < r->o->conns; i++) {
-        struct wconn *c = &r->c[i];
+        const struct wconn *c = &r->c[i];
         if (c->ready && c->last_id < r->room_max[c->room])
-            r->st->gaps += (uint64_t)(r->room_max[c->room] - c->last_id);
+            n += (uint64_t)(r->room_max[c->room] - c->last_id);
     }
+    return n;
+}
+
+/* After the last step: wait up to `seconds` for every receiver to catch up;
+ * what is still missing then is lost for good. */
+static uint64_t final_drain(struct chat_run *r, double seconds)
+{
+    int64_t end = now_ns() + (int64_t)(seconds * 1e9);
+    uint64_t missing;
+    while ((missing = missing_now(r)) > 0 && now_ns() < end)
+        chat_poll(r, 10);
+    return missing;
 }
 
 /* Run one step with `senders` senders; fills *st. */
@@ -151,7 +165,9 @@ static void step_run(struct chat_run *r, struct chat_step *st, int senders)
     while (st->delivered < st->expected && now_ns() < drain_end)
         chat_poll(r, 2);
     st->end_ns = now_ns();
-    step_tail_loss(r);
+    st->pending = missing_now(r);
+    r->gaps_total += st->gaps;
+    r->dups_total += st->dups;
 }
 
 static double ms(uint64_t us)
@@ -207,6 +223,7 @@ static json_t *step_json(const struct chat_run *r, const struct chat_step *st)
     set_real(j, "p99_ms", ms(hist_quantile(&st->lat, 0.99)), 100);
     set_real(j, "max_ms", ms(st->lat.max_us), 100);
     set_int(j, "lost", (long long)st->gaps);
+    set_int(j, "pending_at_end", (long long)st->pending);
     set_int(j, "duplicated", (long long)st->dups);
     set_int(j, "late", (long long)st->late);
     set_int(j, "rate_limited", (long long)st->rate_limited);
@@ -277,6 +294,12 @@ static void steps_phase(struct chat_run *r, json_t *rep)
     }
     json_object_set_new(rep, "steps", steps);
     json_object_set_new(rep, "last_good", last_good);
+    uint64_t missing = final_drain(r, 5);
+    r->gaps_total += r->setup->gaps;
+    r->dups_total += r->setup->dups;
+    set_int(rep, "missing_after_final_drain", (long long)missing);
+    set_int(rep, "lost_total", (long long)(r->gaps_total + missing));
+    set_int(rep, "duplicated_total", (long long)r->dups_total);
 }
 
 /* Connection phase results, and the relay's RSS around it. */

@@ -65,6 +65,7 @@ struct chat_step {
     int64_t start_ns, send_end_ns, end_ns;
     uint64_t sent, expected, delivered, acked, late, history, presence;
     uint64_t gaps, dups, rate_limited, errors, bad_frames, send_blocked, closed;
+    uint64_t pending;  /* ids some members had and others not yet, at the step's end */
     struct hist lat;
     int64_t cpu0, relay_cpu0;
     struct machine_ticks m0;
@@ -88,6 +89,7 @@ struct chat_run {
     int started, in_progress, ready, done;
     struct chat_step *st;      /* the step being measured (never NULL) */
     struct chat_step *setup;   /* counters outside any step (connect, hold) */
+    uint64_t gaps_total, dups_total;
     struct chat_failures fail;
     uint64_t rng;
 };
