@@ -21,6 +21,15 @@ static long elapsed_ms(const struct timespec *t0)
     return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+/* A copy of text safe for one log line: non-printable bytes become '?'. */
+static void printable(const char *text, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; text[i] && i + 1 < cap; i++)
+        out[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ? '?' : text[i];
+    out[i] = '\0';
+}
+
 static void route_request(struct request *r)
 {
     const struct route *route = router_find(r->path);
@@ -48,10 +57,13 @@ void dispatch_request(struct worker *w, FCGX_Request *fcgi)
     request_init(&r, fcgi, w);
     route_request(&r);
     if (!r.status) {
-        log_error("%s %s answered nothing", r.tag, r.path);
+        log_error("%s the handler answered nothing", r.tag);
         request_fail(&r, 500, "ERR_INTERNAL", "internal error");
     }
     if (request_drain(&r, drain_limit(&r)) < 0)
         fcgi->keepConnection = 0;
-    log_info("%s %.16s %.200s %d %ldms", r.tag, r.method, r.path, r.status, elapsed_ms(&t0));
+    char method[17], path[201];
+    printable(r.method, method, sizeof(method));
+    printable(r.path, path, sizeof(path));
+    log_info("%s %s %s %d %ldms", r.tag, method, path, r.status, elapsed_ms(&t0));
 }

@@ -49,6 +49,9 @@ static enum wx_status refused(const json_t *obj, struct wx_session *out)
     const char *msg = json_string_value(json_object_get(obj, "errmsg"));
     out->errcode = (long)json_integer_value(json_object_get(obj, "errcode"));
     snprintf(out->errmsg, sizeof(out->errmsg), "%s", msg ? msg : "no errmsg");
+    for (char *p = out->errmsg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?'; /* it goes into log lines */
     out->status = WX_REFUSED;
     return WX_REFUSED;
 }
