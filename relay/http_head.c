@@ -44,6 +44,9 @@ bool http_has_token(const char *list, size_t len, const char *token)
 /* Parse "METHOD target HTTP/1.x". */
 static bool parse_request_line(const char *p, size_t len, struct http_request *req)
 {
+    for (size_t i = 0; i < len; i++) /* no control characters (RFC 7230 3.1.1) */
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+            return false;
     const char *sp1 = memchr(p, ' ', len);
     if (!sp1 || !copy_field(req->method, sizeof(req->method), p, (size_t)(sp1 - p)) ||
         sp1 == p)
@@ -104,8 +107,8 @@ static bool parse_header_line(const char *p, size_t len, struct http_request *re
         v++;
     while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
         end--;
-    for (const char *c = v; c < end; c++)
-        if (*c == '\0')
+    for (const char *c = v; c < end; c++) /* VCHAR, obs-text, SP, HTAB (RFC 7230 3.2) */
+        if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
             return false;
     return parse_header(p, (size_t)(colon - p), v, (size_t)(end - v), req);
 }
