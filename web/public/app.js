@@ -33,6 +33,7 @@
     session: null,   // {id, skey}
     user: null,      // userInfo from /login
     ws: null,
+    wsSkey: null,    // the skey ws was opened with
     open: false,     // the relay's first frame has arrived on ws
     lastId: 0,       // highest message id shown
     epoch: null,     // the room's epoch, sent back with since
@@ -78,10 +79,6 @@
     return (r.body && (r.body.message || r.body.error)) || `HTTP ${r.status}`;
   }
 
-  function sessionHeaders() {
-    return { 'X-WX-Id': state.session.id, 'X-WX-Skey': state.session.skey };
-  }
-
   // What wx.login() + wx.getUserInfo() give a mini-program, then /login.
   async function login(name) {
     const avatarUrl = `${location.origin}/standin/avatar/${encodeURIComponent(name)}.svg`;
@@ -99,15 +96,23 @@
     save();
   }
 
-  // Log in again with the same name (the session was refused); one at a time.
+  // Log in again with the same name (the session was refused); one at a
+  // time: everyone who needs a session waits for the same login.
   function relogin() {
     if (!state.relogging) {
-      state.session = null;
-      save();
       setConn('connecting', 'logging in again');
-      state.relogging = login(state.name).finally(() => { state.relogging = null; });
+      state.relogging = login(state.name)
+        .catch((e) => { state.session = null; save(); throw e; })
+        .finally(() => { state.relogging = null; });
     }
     return state.relogging;
+  }
+
+  // A usable session: waits for a login in progress, logs in if there is none.
+  async function currentSession() {
+    if (state.relogging) await state.relogging;
+    if (!state.session) await relogin();
+    return state.session;
   }
 
   // --- the socket --------------------------------------------------------------------
@@ -128,6 +133,7 @@
     }
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/chat?${q}`);
     state.ws = ws;
+    state.wsSkey = state.session.skey;
     state.open = false;
     state.invalid = false;
     setConn(state.retries ? 'reconnecting' : 'connecting');
@@ -207,15 +213,19 @@
     for (const p of state.pending.values()) if (!p.uploading) sendFrame(p.payload);
   }
 
+  // A message of ours was refused: for good (bad message), or for now
+  // (database down, too fast: sent again a little later).
   function onError(m) {
     const p = m.cid && state.pending.get(m.cid);
-    if (p && m.error !== 'ERR_UNAVAILABLE') {
+    const transient = m.error === 'ERR_UNAVAILABLE' || m.error === 'ERR_RATE_LIMITED';
+    if (p && transient) {
+      markFailed(p, `${m.message || m.error} (will retry)`);
+      setTimeout(() => { if (state.pending.get(m.cid) === p) sendFrame(p.payload); }, 2000);
+      return;
+    }
+    if (p) {
       markFailed(p, m.message || m.error);
       state.pending.delete(m.cid);
-    } else if (p) {
-      markFailed(p, `${m.message || m.error} (will retry)`);
-      setTimeout(() => { if (state.pending.has(m.cid)) sendFrame(p.payload); }, 2000);
-      return;
     }
     system(`${m.error}: ${m.message || ''}`);
   }
@@ -372,10 +382,15 @@
     sendFrame(payload); // otherwise it goes out when the socket is open again
   }
 
+  // POST the file to /upload; returns the answer and the session it used.
   async function uploadOnce(file) {
+    const session = await currentSession();
     const fd = new FormData();
     fd.append('file', file, file.name || 'image');
-    return fetchJson('/upload', { method: 'POST', headers: sessionHeaders(), body: fd });
+    const r = await fetchJson('/upload', {
+      method: 'POST', headers: { 'X-WX-Id': session.id, 'X-WX-Skey': session.skey }, body: fd,
+    });
+    return Object.assign(r, { session });
   }
 
   async function sendImage(file) {
@@ -387,9 +402,9 @@
     try {
       let r = await uploadOnce(file);
       if (r.status === 401) {
-        await relogin();
-        disconnect();
-        connect();
+        if (state.session === r.session) await relogin(); // else someone already did
+        else await currentSession();
+        if (state.wsSkey !== state.session.skey) { disconnect(); connect(); }
         r = await uploadOnce(file);
       }
       const url = r.body && (r.body.url || (r.body.data && r.body.data.imgUrl));
