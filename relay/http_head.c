@@ -56,6 +56,9 @@ static bool parse_request_line(const char *p, size_t len, struct http_request *r
     if (!sp2 || sp2 == t || (size_t)(end - sp2 - 1) != 8 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0)
         return false;
     size_t tlen = (size_t)(sp2 - t);
+    for (size_t i = 0; i < tlen; i++)
+        if ((unsigned char)t[i] <= 0x20 || t[i] == 0x7f)
+            return false;
     const char *hash = memchr(t, '#', tlen);
     if (hash)
         tlen = (size_t)(hash - t);

@@ -81,7 +81,9 @@ static void test_malformed(void **state)
     struct http_request req;
     const char *bad[] = {"GET\r\n\r\n", "GET /x\r\n\r\n", "GET x HTTP/1.1\r\n\r\n",
                          "GET /x HTTP/1.1\r\nNoColon\r\n\r\n", "GET /x HTTP/1.1\r\n: v\r\n\r\n",
-                         "GET /x HTTP/1.1\r\nA B: v\r\n\r\n", "\r\n\r\n"};
+                         "GET /x HTTP/1.1\r\nA B: v\r\n\r\n", "\r\n\r\n",
+                         "GET /x HTTP/1.1\r\nUpgrade: web\nConnection: Upgrade\r\n\r\n",
+                         "GET /x\x01 HTTP/1.1\r\n\r\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(http_head_parse(bad[i], strlen(bad[i]), &req), HTTP_HEAD_BAD);
     char big[HTTP_VALUE_MAX + 64] = "GET /x HTTP/1.1\r\nX-WX-Skey: ";
