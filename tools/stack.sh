@@ -194,7 +194,8 @@ upload_body_max() {
 
 render_nginx_conf() {
     local servers="" port
-    for port in $RELAY_PORTS; do servers+="        server 127.0.0.1:$port;"$'\n'; done
+    # max_fails=0: see the comment at "upstream chat_relay" in nginx.conf.
+    for port in $RELAY_PORTS; do servers+="        server 127.0.0.1:$port max_fails=0;"$'\n'; done
     [ -n "$servers" ] || servers="        server 127.0.0.1:9;"$'\n'
     mkdir -p "$DIR/nginx/nginx-tmp"
     awk -v prefix="$DIR/nginx" -v listen="127.0.0.1:$PORT" -v fcgi="$FCGI_ADDR" \

@@ -68,6 +68,7 @@ class SteadyClient {
     this.ws = ws;
     this.connecting = new Promise((resolve, reject) => {
       let settled = false;
+      let opened = false;
       const fail = (why) => {
         if (settled) return;
         settled = true;
@@ -87,6 +88,7 @@ class SteadyClient {
         if (!settled) {
           if (f.type === 'system' && f.seq !== undefined) {
             settled = true;
+            opened = true;
             clearTimeout(timer);
             this.epoch = f.epoch;
             if (f.recovered !== true) this.problem(`recovered:${f.recovered} with since=${this.lastId}`);
@@ -101,7 +103,7 @@ class SteadyClient {
       });
       ws.on('close', (code) => {
         if (this.ws === ws) { this.connected = false; this.ws = null; }
-        if (settled) this.closes[code] = (this.closes[code] || 0) + 1;
+        if (opened) this.closes[code] = (this.closes[code] || 0) + 1;
         else fail(`close ${code}`);
       });
     });
