@@ -56,7 +56,7 @@ test('rate limit (RELAY_RATE=2, RELAY_RATE_BURST=2): ERR_RATE_LIMITED, not store
 
   // SIGTERM: clients are closed with 1001 and the relay exits by itself
   const exit = await relay.stop('SIGTERM', 10000);
-  const closed = await cb.waitClose(1000);
+  const closed = await cb.waitClose(5000);
   assert.equal(closed.code, 1001, 'shutdown closes clients with 1001');
   assert.deepEqual(exit, { code: 0, signal: null }, 'the relay exits 0 on SIGTERM');
 });
