@@ -7,14 +7,12 @@
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const { env, sql } = require('../lib/harness');
 const { createClient } = require('../lib/wx-shim');
+const { userNamer, sessionRow, uidOf, requestTrail, SDK_SESSION_KEY } = require('../lib/fixtures');
 
-const RUN = crypto.randomBytes(3).toString('hex');
-let userSeq = 0;
-const uname = (tag) => `${tag}-${RUN}-${++userSeq}`;
-const SESSION_KEY = 'weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A';
+const uname = userNamer();
+const SESSION_KEY = SDK_SESSION_KEY;
 
 function waferClient(user, codeOptions) {
   const c = createClient({ sdk: 'wafer', user, codeOptions });
@@ -22,22 +20,7 @@ function waferClient(user, codeOptions) {
   return c;
 }
 
-// The session row of a skey: {id, uid, revoked, expired}, or null.
-function sessionRow(skey) {
-  const hash = crypto.createHash('sha256').update(skey).digest('hex');
-  const rows = sql(`SELECT id, user_id, revoked_at IS NOT NULL, expires_at <= now()
-                    FROM sessions WHERE skey_hash = decode(:'h', 'hex')`, { h: hash });
-  if (rows.length === 0) return null;
-  const [id, uid, revoked, expired] = rows[0];
-  return { id, uid: Number(uid), revoked: revoked === 't', expired: expired === 't' };
-}
-
-function uidOf(openid) {
-  return Number(sql(`SELECT id FROM users WHERE openid = :'o'`, { o: openid })[0][0]);
-}
-
-// "GET /user 401" style summary of the requests a client made since index `from`.
-const trail = (c, from = 0) => c.shim.requests.slice(from).map((r) => `${r.method} ${new URL(r.url).pathname} ${r.statusCode}`);
+const trail = requestTrail;
 
 describe('wafer-client-sdk 0.8.4', { timeout: 120000 }, () => {
   it('login() succeeds with the user info and stores a working session', async () => {

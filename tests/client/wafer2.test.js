@@ -9,11 +9,10 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { env, sql, http } = require('../lib/harness');
 const { createClient } = require('../lib/wx-shim');
+const { userNamer, sessionRow, uidOf, requestTrail, SDK_SESSION_KEY } = require('../lib/fixtures');
 
-const RUN = crypto.randomBytes(3).toString('hex');
-let userSeq = 0;
-const uname = (tag) => `${tag}-${RUN}-${++userSeq}`;
-const SESSION_KEY = 'weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A';
+const uname = userNamer();
+const SESSION_KEY = SDK_SESSION_KEY;
 
 function wafer2Client(user, codeOptions) {
   const c = createClient({ sdk: 'wafer2', user, codeOptions });
@@ -21,20 +20,7 @@ function wafer2Client(user, codeOptions) {
   return c;
 }
 
-function sessionRow(skey) {
-  const hash = crypto.createHash('sha256').update(skey).digest('hex');
-  const rows = sql(`SELECT id, user_id, revoked_at IS NOT NULL, expires_at <= now()
-                    FROM sessions WHERE skey_hash = decode(:'h', 'hex')`, { h: hash });
-  if (rows.length === 0) return null;
-  const [id, uid, revoked, expired] = rows[0];
-  return { id, uid: Number(uid), revoked: revoked === 't', expired: expired === 't' };
-}
-
-function uidOf(openid) {
-  return Number(sql(`SELECT id FROM users WHERE openid = :'o'`, { o: openid })[0][0]);
-}
-
-const trail = (c, from = 0) => c.shim.requests.slice(from).map((r) => `${r.method} ${new URL(r.url).pathname} ${r.statusCode}`);
+const trail = requestTrail;
 
 describe('wafer2-client-sdk 2.1.0', { timeout: 120000 }, () => {
   it('login() with user data: the server\'s userinfo and a stored skey', async () => {

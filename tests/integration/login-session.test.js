@@ -9,16 +9,10 @@ const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { sql, http, wxCode, MAGIC } = require('../lib/harness');
+const { userNamer, assertJsonAnswer } = require('../lib/fixtures');
 
-const RUN = crypto.randomBytes(3).toString('hex');
-let userSeq = 0;
-const uname = (tag) => `${tag}-${RUN}-${++userSeq}`;
+const uname = userNamer();
 
-function assertJsonAnswer(res) {
-  assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8', `content-type of: ${res.text}`);
-  assert.equal(res.headers.get('cache-control'), 'no-store');
-  assert.notEqual(res.json, undefined, `not JSON: ${res.text}`);
-}
 
 function assertError(res, status, error) {
   assertJsonAnswer(res);

@@ -9,18 +9,10 @@ const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { env, sql, http, wxCode, MAGIC } = require('../lib/harness');
+const { userNamer, assertJsonAnswer } = require('../lib/fixtures');
 
-const RUN = crypto.randomBytes(3).toString('hex');
-let userSeq = 0;
-// A user name unique to this run and test.
-const uname = (tag) => `${tag}-${RUN}-${++userSeq}`;
+const uname = userNamer();
 
-// Every answer of the login service is JSON, not cached.
-function assertJsonAnswer(res) {
-  assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8', `content-type of: ${res.text}`);
-  assert.equal(res.headers.get('cache-control'), 'no-store');
-  assert.notEqual(res.json, undefined, `not JSON: ${res.text}`);
-}
 
 // The failure envelope of the wafer routes.
 function assertLoginFailure(res, status, error = 'ERR_LOGIN_FAILED') {
@@ -413,7 +405,7 @@ describe('login failures (wafer /login)', { timeout: 120000 }, () => {
   });
 
   it('WeChat refuses an unknown code: 401 with wxErrcode 40029', async () => {
-    const res = await http('GET', '/login', { headers: { 'X-WX-Code': `never-issued-${RUN}` } });
+    const res = await http('GET', '/login', { headers: { 'X-WX-Code': uname('never-issued') } });
     assertLoginFailure(res, 401);
     assert.equal(res.json.wxErrcode, 40029);
     assert.match(res.json.message, /40029/);
@@ -486,7 +478,7 @@ describe('wafer2 /weapp/login', { timeout: 120000 }, () => {
   it('failures use the wafer2 envelope', async () => {
     const cases = [
       [await http('GET', '/weapp/login'), 400],
-      [await http('GET', '/weapp/login', { headers: { 'X-WX-Code': `never-${RUN}` } }), 401],
+      [await http('GET', '/weapp/login', { headers: { 'X-WX-Code': uname('never') } }), 401],
       [(await login(uname('w2wm'), { path: '/weapp/login', codeOptions: { watermarkAppid: 'wxother' } })).res, 401],
       [(await login(uname('w2g'), { path: '/weapp/login', mode: 'code', codeOptions: { reply: 'garbage' } })).res, 502],
     ];
