@@ -11,6 +11,7 @@
 #   BENCH_ONLY      scenarios to run, e.g. "a c" (default "a b c d e")
 #   BIN_DIR         programs to measure (default build/release)
 #   LOADGEN         the load generator (default build/release/tools/bench/loadgen)
+#   BENCH_BUDGET    seconds the whole run may take (default 290)
 #   A_STEPS, A_RATE, B_STEPS, B_RATE, C_CONNS, D_COUNT, E_CONNS, E_ROOMS, E_WINDOW,
 #   STEP_SECONDS    scenario sizes (defaults below)
 set -euo pipefail
@@ -57,6 +58,8 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((C_CONNS + 512)) ];
 fi
 
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+BENCH_START=$SECONDS
+BENCH_BUDGET=${BENCH_BUDGET:-290}
 DIR=$(mktemp -d /tmp/chat-bench.XXXXXX)
 RUN=$DIR/results
 mkdir -p "$RUN"
@@ -75,9 +78,19 @@ trap 'say interrupted; exit 130' INT TERM
 
 # lg NAME SECONDS ARGS...: run the load generator in the background (so a
 # signal interrupts the wait), bounded by `timeout`; JSON to $RUN/NAME.json.
+# Each run is also cut to what is left of the BENCH_BUDGET seconds of the
+# whole benchmark (15 s kept for stopping the stack); a scenario that would
+# start with less than 10 s left is skipped.
 lg() {
-    local name=$1 limit=$2
+    local name=$1 limit=$2 left
     shift 2
+    left=$((BENCH_BUDGET - 15 - (SECONDS - BENCH_START)))
+    if [ "$left" -lt 10 ]; then
+        say "scenario $name skipped: the ${BENCH_BUDGET}s time budget is spent"
+        echo '{"error":"skipped: time budget spent"}' >"$RUN/$name.json"
+        return 0
+    fi
+    [ "$limit" -le "$left" ] || limit=$left
     timeout --signal=INT --kill-after=5 "$limit" "$LOADGEN" "$@" >"$RUN/$name.json" &
     LG_PID=$!
     local rc=0
@@ -125,7 +138,7 @@ if want c; then
     say "(c) $C_CONNS idle connections straight to the relay"
     lg c 150 chat --label c --addr "$RELAY_ADDR" --sessions "$DIR/sessions.all" \
         --conns "$C_CONNS" --rooms 100 --room-prefix bench-c --hold-seconds 3 \
-        --connect-timeout 90 --relay-pid "$RELAY_PID" --rbuf 4096
+        --connect-timeout 75 --relay-pid "$RELAY_PID" --rbuf 4096
 fi
 if want a; then
     say "(a) one room, 1,000 clients through nginx, senders $A_STEPS at $A_RATE msg/s"
