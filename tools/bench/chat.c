@@ -3,6 +3,7 @@
 #include "chat.h"
 
 #include "log.h"
+#include "stop.h"
 #include "util.h"
 
 #include <errno.h>
@@ -58,7 +59,7 @@ static void connect_phase(struct chat_run *r)
         while (r->started < o->conns && r->in_progress < o->connect_concurrency)
             wconn_start(r, &r->c[r->started++]);
         chat_poll(r, 5);
-        if (now_ns() > deadline)
+        if (now_ns() > deadline || stop_requested())
             break;
     }
     for (int i = 0; i < o->conns; i++) {
@@ -73,7 +74,7 @@ static void connect_phase(struct chat_run *r)
 static void hold_phase(struct chat_run *r, double seconds)
 {
     int64_t end = now_ns() + (int64_t)(seconds * 1e9);
-    while (now_ns() < end)
+    while (now_ns() < end && !stop_requested())
         chat_poll(r, 10);
 }
 
@@ -134,7 +135,7 @@ static uint64_t final_drain(struct chat_run *r, double seconds)
 {
     int64_t end = now_ns() + (int64_t)(seconds * 1e9);
     uint64_t missing;
-    while ((missing = missing_now(r)) > 0 && now_ns() < end)
+    while ((missing = missing_now(r)) > 0 && now_ns() < end && !stop_requested())
         chat_poll(r, 10);
     return missing;
 }
@@ -154,7 +155,7 @@ static void step_run(struct chat_run *r, struct chat_step *st, int senders)
     if (r->o->rate <= 0)
         senders_fill(r);
     int64_t now;
-    while ((now = now_ns()) < st->send_end_ns) {
+    while ((now = now_ns()) < st->send_end_ns && !stop_requested()) {
         if (r->o->rate > 0)
             senders_tick(r, now);
         chat_poll(r, 1);
@@ -162,7 +163,7 @@ static void step_run(struct chat_run *r, struct chat_step *st, int senders)
     if (r->o->rate > 0)
         senders_tick(r, st->send_end_ns - 1); /* what fell due during the last poll */
     int64_t drain_end = st->send_end_ns + (int64_t)(r->o->drain_s * 1e9);
-    while (st->delivered < st->expected && now_ns() < drain_end)
+    while (st->delivered < st->expected && now_ns() < drain_end && !stop_requested())
         chat_poll(r, 2);
     st->end_ns = now_ns();
     st->pending = missing_now(r);
@@ -289,7 +290,7 @@ static void steps_phase(struct chat_run *r, json_t *rep)
             last_good = json_incref(j);
         }
         json_decref(j);
-        if (failed && !r->o->all_steps)
+        if ((failed && !r->o->all_steps) || stop_requested())
             break;
     }
     json_object_set_new(rep, "steps", steps);
@@ -374,6 +375,7 @@ int chat_run_main(const struct chat_opts *o)
     if (o->nsteps > 0 && r.ready > 0)
         steps_phase(&r, rep);
     set_int(rep, "still_open", r.ready);
+    json_object_set_new(rep, "interrupted", json_boolean(stop_requested()));
     json_object_set_new(rep, "failures", failures_json(&r));
     set_real(rep, "client_cpu_seconds", (double)self_cpu_ns() / 1e9, 1000);
     char *text = json_dumps(rep, JSON_COMPACT);

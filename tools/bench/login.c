@@ -7,6 +7,7 @@
 #include "httpresp.h"
 #include "log.h"
 #include "netutil.h"
+#include "stop.h"
 #include "sysstat.h"
 #include "util.h"
 
@@ -155,7 +156,7 @@ static int hc_build(struct login_run *r, struct hconn *h, int j)
 static void hc_next(struct login_run *r, struct hconn *h)
 {
     const struct login_opts *o = r->o;
-    while (r->next_job < o->count && now_ns() < r->deadline) {
+    while (r->next_job < o->count && now_ns() < r->deadline && !stop_requested()) {
         int j = r->next_job++;
         if (r->phase == PHASE_LOGINS && !r->jobs[j].code)
             continue;
@@ -303,7 +304,7 @@ static double run_phase(struct login_run *r, enum phase phase, double seconds)
         hc_next(r, &r->h[i]);
     int64_t hard = r->deadline + 5000000000LL;
     struct epoll_event ev[256];
-    while (r->active > 0 && now_ns() < hard) {
+    while (r->active > 0 && now_ns() < hard && !stop_requested()) {
         int n = epoll_wait(r->ep, ev, 256, 10);
         for (int i = 0; i < n; i++)
             hc_event(r, ev[i].data.ptr, ev[i].events);
@@ -343,6 +344,7 @@ static void login_report(struct login_run *r, double prep_s, double run_s, int64
     set_real(j, "max_ms", r->lat.max_us / 1000.0, 100);
     set_real(j, "client_cpu", (double)(self_cpu_ns() - cpu0) / 1e9 / s, 1000);
     json_object_set_new(j, "cores", json_integer(machine_cores()));
+    json_object_set_new(j, "interrupted", json_boolean(stop_requested()));
     char *text = json_dumps(j, JSON_COMPACT);
     printf("%s\n", text);
     fflush(stdout);
@@ -397,7 +399,7 @@ int login_run_main(const struct login_opts *o)
         goto out;
     }
     int64_t cpu0 = self_cpu_ns();
-    double run = run_phase(r, PHASE_LOGINS, o->duration_s);
+    double run = stop_requested() ? 0 : run_phase(r, PHASE_LOGINS, o->duration_s);
     login_report(r, prep, run, cpu0);
     rc = 0;
 out:

@@ -7,6 +7,7 @@
 #include "login.h"
 #include "netutil.h"
 #include "selftest.h"
+#include "stop.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -151,6 +152,7 @@ bad:
 int main(int argc, char **argv)
 {
     log_init("loadgen", getenv("LOG_LEVEL"));
+    stop_install();
     if (argc < 2) {
         usage();
         return 2;
