@@ -38,7 +38,7 @@ for t in build/fuzz/tests/fuzz/fuzz_*; do
             { ok=0; echo "fuzz: $name crashed:"; grep -A25 -E '^==[0-9]+==|runtime error|deadly signal' "build/fuzz/$name.log" | head -40; }
     fi
     if [ $ok = 1 ]; then
-        runs=$(grep -oE 'stat::number_of_executed_units: [0-9]+|#[0-9]+ *DONE' "build/fuzz/$name.log" | grep -oE '[0-9]+' | head -1)
+        runs=$(grep -aoE 'stat::number_of_executed_units: [0-9]+|#[0-9]+[[:space:]]*DONE' "build/fuzz/$name.log" | grep -oE '[0-9]+' | head -1)
         echo "fuzz: $name: ok${runs:+ ($runs runs)}"
         passed=$((passed + 1))
     else
