@@ -9,7 +9,8 @@
  *    both must report the same events (parts, their headers and content)
  *    and the same result. No part's content holds the delimiter, parts
  *    begin and end in turn, and at most MULTIPART_PARTS_MAX of them.
- *  - odd: the rest describes a well-formed body: a boundary, then parts
+ *  - odd: the rest describes a well-formed body (with a preamble when bit 1
+ *    of the first byte is set): a boundary, then parts
  *    (name, content) separated by 0xff bytes. The target writes the body as
  *    a client would (skipping contents that hold the delimiter) and the
  *    parser must read back exactly those parts and report the body done. */
@@ -152,7 +153,7 @@ static void run_raw(const uint8_t *data, size_t size)
 }
 
 /* Odd mode: a well-formed body built from the input. */
-static void run_built(const uint8_t *data, size_t size)
+static void run_built(const uint8_t *data, size_t size, bool preamble)
 {
     /* boundary: up to 70 bytes before the first 0xff, made printable, no space at the end */
     char boundary[MULTIPART_BOUNDARY_MAX + 1];
@@ -167,7 +168,7 @@ static void run_built(const uint8_t *data, size_t size)
     snprintf(delim, sizeof(delim), "\r\n--%s", boundary);
     char *body = NULL, *want = NULL;
     size_t blen = 0, bcap = 0, wlen = 0, wcap = 0;
-    put(&body, &blen, &bcap, "preamble\r\n", (size_t)(data[0] & 2 ? 10 : 0));
+    put(&body, &blen, &bcap, "preamble\r\n", preamble ? 10 : 0);
     put(&body, &blen, &bcap, delim + 2, strlen(delim) - 2);
     int parts = 0;
     while (i < size && parts < MULTIPART_PARTS_MAX) {
@@ -215,7 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     if (data[0] & 1)
-        run_built(data + 1, size - 1);
+        run_built(data + 1, size - 1, data[0] & 2);
     else
         run_raw(data + 1, size - 1);
     return 0;
