@@ -35,7 +35,7 @@ for t in build/fuzz/tests/fuzz/fuzz_*; do
         "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
             -artifact_prefix="build/fuzz/crashes/$name-" "$work" "tests/fuzz/corpus/$name" \
             >"build/fuzz/$name.log" 2>&1 ||
-            { ok=0; echo "fuzz: $name crashed:"; grep -A25 -E '^==[0-9]+==|runtime error|deadly signal' "build/fuzz/$name.log" | head -40; }
+            { ok=0; echo "fuzz: $name crashed:"; grep -a -A25 -E '^==[0-9]+==|runtime error|deadly signal' "build/fuzz/$name.log" | head -40; }
     fi
     if [ $ok = 1 ]; then
         runs=$(grep -aoE 'stat::number_of_executed_units: [0-9]+|#[0-9]+[[:space:]]*DONE' "build/fuzz/$name.log" | grep -oE '[0-9]+' | head -1)
