@@ -82,13 +82,25 @@ void profile_from_json(const json_t *obj, struct profile *out)
         out->gender = (int)json_integer_value(g);
 }
 
-/* One text field of profile_merge(). */
-static void merge_text(const char *stored, const char *incoming, bool placeholder, char *out,
-                       size_t cap)
+unsigned profile_weak_fields(const struct profile *in)
 {
-    const char *pick = incoming;
-    if (!*incoming || (placeholder && *stored))
-        pick = stored;
+    unsigned weak = 0;
+    if (!*in->nick || profile_nick_is_placeholder(in->nick))
+        weak |= PROFILE_F_NICK;
+    if (!*in->avatar || profile_avatar_is_placeholder(in->avatar))
+        weak |= PROFILE_F_AVATAR;
+    weak |= in->gender ? 0 : PROFILE_F_GENDER;
+    weak |= *in->language ? 0 : PROFILE_F_LANGUAGE;
+    weak |= *in->city ? 0 : PROFILE_F_CITY;
+    weak |= *in->province ? 0 : PROFILE_F_PROVINCE;
+    weak |= *in->country ? 0 : PROFILE_F_COUNTRY;
+    return weak;
+}
+
+/* One text field of profile_merge(). */
+static void merge_text(const char *stored, const char *incoming, bool weak, char *out, size_t cap)
+{
+    const char *pick = weak && *stored ? stored : incoming;
     if (pick != out)
         snprintf(out, cap, "%s", pick);
 }
@@ -97,15 +109,18 @@ void profile_merge(const struct profile *stored, const struct profile *incoming,
                    struct profile *out)
 {
     struct profile tmp;
-    merge_text(stored->nick, incoming->nick, profile_nick_is_placeholder(incoming->nick),
-               tmp.nick, sizeof(tmp.nick));
-    merge_text(stored->avatar, incoming->avatar, profile_avatar_is_placeholder(incoming->avatar),
-               tmp.avatar, sizeof(tmp.avatar));
-    merge_text(stored->city, incoming->city, false, tmp.city, sizeof(tmp.city));
-    merge_text(stored->province, incoming->province, false, tmp.province, sizeof(tmp.province));
-    merge_text(stored->country, incoming->country, false, tmp.country, sizeof(tmp.country));
-    merge_text(stored->language, incoming->language, false, tmp.language, sizeof(tmp.language));
-    tmp.gender = incoming->gender ? incoming->gender : stored->gender;
+    unsigned weak = profile_weak_fields(incoming);
+    merge_text(stored->nick, incoming->nick, weak & PROFILE_F_NICK, tmp.nick, sizeof(tmp.nick));
+    merge_text(stored->avatar, incoming->avatar, weak & PROFILE_F_AVATAR, tmp.avatar,
+               sizeof(tmp.avatar));
+    merge_text(stored->language, incoming->language, weak & PROFILE_F_LANGUAGE, tmp.language,
+               sizeof(tmp.language));
+    merge_text(stored->city, incoming->city, weak & PROFILE_F_CITY, tmp.city, sizeof(tmp.city));
+    merge_text(stored->province, incoming->province, weak & PROFILE_F_PROVINCE, tmp.province,
+               sizeof(tmp.province));
+    merge_text(stored->country, incoming->country, weak & PROFILE_F_COUNTRY, tmp.country,
+               sizeof(tmp.country));
+    tmp.gender = (weak & PROFILE_F_GENDER) && stored->gender ? stored->gender : incoming->gender;
     *out = tmp;
 }
 

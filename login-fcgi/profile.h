@@ -40,10 +40,28 @@ bool profile_avatar_is_placeholder(const char *url);
  * wrong type or over the schema's length becomes empty (gender 0). */
 void profile_from_json(const json_t *obj, struct profile *out);
 
+/* Bits of profile_weak_fields(), one per field. */
+enum {
+    PROFILE_F_NICK = 1,
+    PROFILE_F_AVATAR = 2,
+    PROFILE_F_GENDER = 4,
+    PROFILE_F_LANGUAGE = 8,
+    PROFILE_F_CITY = 16,
+    PROFILE_F_PROVINCE = 32,
+    PROFILE_F_COUNTRY = 64
+};
+
+/* The fields of `incoming` that must not replace a stored non-empty value
+ * (non-zero gender): the empty ones (gender 0) and WeChat's placeholder
+ * nickname or avatar. Every other incoming field wins. This is the whole
+ * merge rule: profile_merge() applies it in C, and store.c's login
+ * statement applies the same mask in SQL. */
+unsigned profile_weak_fields(const struct profile *incoming);
+
 /* The profile to store when a login brings `incoming` for a user whose stored
- * profile is `stored` (both may be the same as out). Per field: an empty
- * incoming value keeps the stored one; the placeholder nickname or avatar
- * never replaces a stored non-empty one; otherwise the incoming value wins. */
+ * profile is `stored` (both may be the same as out): per field, the stored
+ * value when the field is weak (profile_weak_fields) and the stored one is
+ * non-empty, else the incoming value. */
 void profile_merge(const struct profile *stored, const struct profile *incoming,
                    struct profile *out);
 

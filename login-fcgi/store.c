@@ -17,6 +17,7 @@ struct store {
     char *url;
     PGconn *conn;
     int worker;
+    bool login_prepared; /* LOGIN_STATEMENT exists on this connection */
 };
 
 /* The user columns every query returns, in the order row_to_user() reads. */
@@ -59,6 +60,7 @@ enum store_status store_connect(struct store *st)
         log_warn("w%d database unavailable: %s", st->worker, err);
         return STORE_UNAVAILABLE;
     }
+    st->login_prepared = false;
     PGresult *res = PQexec(st->conn, "SET statement_timeout = '10s'");
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         log_warn("w%d SET statement_timeout: %s", st->worker, db_result_error(res));
@@ -74,7 +76,11 @@ static bool connection_lost(const struct store *st, const PGresult *res)
            db_result_sqlstate_is(res, "57P");
 }
 
-/* Run one statement expecting `want`. When `retry` and the connection turns
+static PGresult *exec_login(struct store *st, int n, const char *const *values,
+                           const int *lengths, const int *formats);
+
+/* Run one statement expecting `want` (sql NULL: the prepared login
+ * statement). When `retry` and the connection turns
  * out to be dead (a restarted server), reconnect and run it once more.
  * Returns the result (caller PQclear()s it) or NULL with *status set. */
 static PGresult *store_exec(struct store *st, const char *what, const char *sql, int n,
@@ -86,7 +92,8 @@ static PGresult *store_exec(struct store *st, const char *what, const char *sql,
             *status = STORE_UNAVAILABLE;
             return NULL;
         }
-        PGresult *res = PQexecParams(st->conn, sql, n, NULL, values, lengths, formats, 0);
+        PGresult *res = sql ? PQexecParams(st->conn, sql, n, NULL, values, lengths, formats, 0)
+                            : exec_login(st, n, values, lengths, formats);
         if (PQresultStatus(res) == want)
             return res;
         bool lost = connection_lost(st, res);
@@ -146,90 +153,83 @@ enum store_status store_ping(struct store *st)
     return STORE_OK;
 }
 
-/* Step 1 of a login: the user row by openid, created when new, locked. */
-static enum store_status login_user(struct store *st, const struct store_login *in,
-                                    struct store_user *u)
-{
-    const char *unionid = in->unionid && *in->unionid ? in->unionid : NULL;
-    const char *values[] = {in->openid, unionid};
-    enum store_status status = STORE_OK;
-    PGresult *res = store_exec(
-        st, "login: upsert user",
-        "INSERT INTO users AS u (openid, unionid) VALUES ($1, $2) "
-        "ON CONFLICT (openid) DO UPDATE SET unionid = COALESCE(EXCLUDED.unionid, u.unionid) "
-        "RETURNING " USER_COLUMNS,
-        2, values, NULL, NULL, PGRES_TUPLES_OK, false, &status);
-    if (!res)
-        return status;
-    row_to_user(res, 0, 0, u);
-    PQclear(res);
-    return STORE_OK;
-}
+/* A user column after a login: the stored value when the incoming one is
+ * weak (bit `bit` of $10, see profile_weak_fields()) and the stored one is
+ * set, else the incoming one. `unset` is the column's empty value. */
+#define PICK(col, bit, unset)                                                                    \
+    "CASE WHEN $10::int & " #bit " <> 0 AND u." col " <> " unset " THEN u." col                 \
+    " ELSE EXCLUDED." col " END"
+#define PICKED_PROFILE                                                                           \
+    PICK("nickname", 1, "''") ", " PICK("avatar_url", 2, "''") ", " PICK("gender", 4, "0")       \
+    ", " PICK("language", 8, "''") ", " PICK("city", 16, "''") ", " PICK("province", 32, "''")   \
+    ", " PICK("country", 64, "''")
+#define PROFILE_COLUMNS_U                                                                        \
+    "nickname, u.avatar_url, u.gender, u.language, u.city, u.province, u.country"
+#define PROFILE_COLUMNS "nickname, avatar_url, gender, language, city, province, country"
 
-/* Step 2: store the merged profile when it differs. */
-static enum store_status login_profile(struct store *st, const struct profile *incoming,
-                                       struct store_user *u)
-{
-    struct profile merged;
-    profile_merge(&u->profile, incoming, &merged);
-    if (profile_equal(&merged, &u->profile))
-        return STORE_OK;
-    char uid[24], gender[12];
-    snprintf(uid, sizeof(uid), "%lld", u->uid);
-    snprintf(gender, sizeof(gender), "%d", merged.gender);
-    const char *values[] = {uid,           merged.nick,     merged.avatar,  gender,
-                            merged.language, merged.city, merged.province, merged.country};
-    enum store_status status = store_command(
-        st, "login: update profile",
-        "UPDATE users SET nickname = $2, avatar_url = $3, gender = $4, language = $5, "
-        "city = $6, province = $7, country = $8, updated_at = now() WHERE id = $1",
-        8, values, false);
-    if (status == STORE_OK)
-        u->profile = merged;
-    return status;
-}
+/* The whole login in one statement (one round trip, one implicit
+ * transaction): upsert the user by openid with the merged profile
+ * (updated_at moves only when the profile changes), insert the session,
+ * and commit without waiting for the WAL flush (see docs/login.md). */
+#define LOGIN_STATEMENT "login"
+#define LOGIN_SQL                                                                                \
+    "WITH u AS ("                                                                                \
+    " INSERT INTO users AS u (openid, unionid, " PROFILE_COLUMNS ")"                            \
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"                                              \
+    " ON CONFLICT (openid) DO UPDATE SET unionid = COALESCE(EXCLUDED.unionid, u.unionid),"      \
+    " (" PROFILE_COLUMNS ") = (" PICKED_PROFILE "),"                                            \
+    " updated_at = CASE WHEN (u." PROFILE_COLUMNS_U ") IS DISTINCT FROM (" PICKED_PROFILE ")"     \
+    " THEN now() ELSE u.updated_at END"                                                          \
+    " RETURNING " USER_COLUMNS "),"                                                              \
+    " s AS (INSERT INTO sessions (id, skey_hash, user_id, wx_session_key, expires_at)"          \
+    " SELECT $11, $12, u.id, $13, now() + $14::bigint * interval '1 millisecond' FROM u)"       \
+    " SELECT " USER_COLUMNS ", set_config('synchronous_commit', 'off', true) FROM u"
 
-/* Step 3: the session row. */
-static enum store_status login_session(struct store *st, const struct store_login *in,
-                                       long long uid)
+/* Run the login statement, preparing it first on a new connection. */
+static PGresult *exec_login(struct store *st, int n, const char *const *values,
+                           const int *lengths, const int *formats)
 {
-    char uid_text[24], ttl[24];
-    snprintf(uid_text, sizeof(uid_text), "%lld", uid);
-    snprintf(ttl, sizeof(ttl), "%lld", in->ttl_ms);
-    const char *values[] = {in->session_id, (const char *)in->skey_hash, uid_text,
-                            in->wx_session_key, ttl};
-    const int lengths[] = {0, CRYPTO_SHA256_LEN, 0, 0, 0};
-    const int formats[] = {0, 1, 0, 0, 0};
-    enum store_status status = STORE_OK;
-    PGresult *res = store_exec(
-        st, "login: insert session",
-        "INSERT INTO sessions (id, skey_hash, user_id, wx_session_key, expires_at) "
-        "VALUES ($1, $2, $3, $4, now() + $5::bigint * interval '1 millisecond')",
-        5, values, lengths, formats, PGRES_COMMAND_OK, false, &status);
-    if (!res)
-        return status;
-    PQclear(res);
-    return STORE_OK;
+    if (!st->login_prepared) {
+        PGresult *res = PQprepare(st->conn, LOGIN_STATEMENT, LOGIN_SQL, n, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            return res; /* the caller logs and classifies it */
+        PQclear(res);
+        st->login_prepared = true;
+    }
+    return PQexecPrepared(st->conn, LOGIN_STATEMENT, n, values, lengths, formats, 0);
 }
 
 enum store_status store_login(struct store *st, const struct store_login *in,
                               struct store_user *out)
 {
-    enum store_status status = store_command(st, "login: begin", "BEGIN", 0, NULL, true);
-    if (status != STORE_OK)
+    static const struct profile empty;
+    const struct profile *p = in->incoming ? in->incoming : &empty;
+    char gender[12], weak[12], ttl[24];
+    snprintf(gender, sizeof(gender), "%d", p->gender);
+    snprintf(weak, sizeof(weak), "%u", profile_weak_fields(p));
+    snprintf(ttl, sizeof(ttl), "%lld", in->ttl_ms);
+    const char *unionid = in->unionid && *in->unionid ? in->unionid : NULL;
+    const char *values[] = {in->openid,   unionid,     p->nick,
+                            p->avatar,    gender,      p->language,
+                            p->city,      p->province, p->country,
+                            weak,         in->session_id, (const char *)in->skey_hash,
+                            in->wx_session_key, ttl};
+    int lengths[14] = {0}, formats[14] = {0};
+    lengths[11] = CRYPTO_SHA256_LEN;
+    formats[11] = 1;
+    enum store_status status = STORE_OK;
+    PGresult *res = store_exec(st, "login", NULL, 14, values, lengths, formats,
+                               PGRES_TUPLES_OK, true, &status);
+    if (!res)
         return status;
-    status = login_user(st, in, out);
-    if (status == STORE_OK && in->incoming)
-        status = login_profile(st, in->incoming, out);
-    if (status == STORE_OK)
-        status = login_session(st, in, out->uid);
-    if (status == STORE_OK)
-        status = store_command(st, "login: commit", "COMMIT", 0, NULL, false);
-    if (status != STORE_OK && st->conn) {
-        PGresult *res = PQexec(st->conn, "ROLLBACK");
+    if (PQntuples(res) != 1) {
+        log_warn("w%d login: %d rows returned", st->worker, PQntuples(res));
         PQclear(res);
+        return STORE_FAILED;
     }
-    return status;
+    row_to_user(res, 0, 0, out);
+    PQclear(res);
+    return STORE_OK;
 }
 
 enum store_status store_session_find(struct store *st, const unsigned char *skey_hash,

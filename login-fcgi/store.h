@@ -55,9 +55,12 @@ enum store_status store_connect(struct store *st);
 /* Health check: SELECT 1. */
 enum store_status store_ping(struct store *st);
 
-/* In one transaction: find or create the user by openid (storing unionid
- * when given), merge the incoming profile with profile_merge(), and create
- * the session. Fills *out with the stored user. */
+/* In one statement (one round trip, one transaction): find or create the
+ * user by openid (storing unionid when given), merge the incoming profile
+ * by the rule of profile_merge() (profile_weak_fields() applied in SQL),
+ * and create the session. The transaction commits with synchronous_commit
+ * off (docs/login.md: a crash may lose the last fraction of a second of
+ * logins, never a later durable write). Fills *out with the stored user. */
 enum store_status store_login(struct store *st, const struct store_login *in,
                               struct store_user *out);
 
