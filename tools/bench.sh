@@ -182,6 +182,17 @@ if want d; then
 fi
 
 # --- results ---------------------------------------------------------------------
+# The commit measured, with "+uncommitted" when the programs' sources differ
+# from it (make bench builds the working tree).
+commit_label() {
+    local c
+    c=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) || { echo unknown; return; }
+    if [ -n "$(git -C "$ROOT" status --porcelain -- relay login-fcgi shared sql nginx.conf 2>/dev/null)" ]; then
+        c="$c+uncommitted"
+    fi
+    echo "$c"
+}
+
 # The Markdown table, from results.json.
 MD_JQ='
 def n: if . == null then "–" else (. | round | tostring | if length > 3 then
@@ -227,7 +238,7 @@ for s in a b c d e; do [ -f "$RUN/$s.json" ] || echo null >"$RUN/$s.json"; done
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$CPU_MODEL" \
     --argjson cores "$(nproc)" --arg kernel "$(uname -r)" \
-    --arg commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    --arg commit "$(commit_label)" \
     --arg relay_rate "$RELAY_RATE" --arg loadavg "$LOADAVG_START" \
     --slurpfile a "$RUN/a.json" --slurpfile b "$RUN/b.json" --slurpfile c "$RUN/c.json" \
     --slurpfile d "$RUN/d.json" --slurpfile e "$RUN/e.json" \
