@@ -203,7 +203,13 @@
     if (typeof m.seq !== 'number') return;
     // The first frame of a connection.
     const wasReconnect = state.retries > 0 || state.lastId > 0;
-    if (state.epoch && m.epoch && m.epoch !== state.epoch) system('The room was reset.');
+    if (state.epoch && m.epoch && m.epoch !== state.epoch) {
+      // The room was reset: its ids start again, so the old ones mean nothing.
+      for (const li of els.list.querySelectorAll('li.msg[data-id]')) li.remove();
+      state.seen.clear();
+      state.lastId = 0;
+      system('The room was reset.');
+    }
     if (m.epoch) state.epoch = m.epoch;
     if (m.recovered === false) system('Some earlier messages could not be recovered.');
     state.open = true;
