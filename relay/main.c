@@ -4,6 +4,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "post.h"
 #include "presence.h"
 #include "room.h"
 #include "server.h"
@@ -28,7 +29,7 @@ static struct {
 static void before_sleep(struct loop *loop, void *data)
 {
     (void)loop, (void)data;
-    room_before_sleep();
+    post_before_sleep();
     presence_flush();
     conn_before_sleep();
 }
@@ -167,6 +168,7 @@ out:
     server_stop_accepting();
     conn_module_free();
     store_shutdown();
+    post_module_free();
     room_module_free();
     presence_free();
     metrics_shutdown();

@@ -3,6 +3,7 @@
 #include "chatjson.h"
 #include "log.h"
 #include "metrics.h"
+#include "post.h"
 #include "presence.h"
 #include "settings.h"
 #include "store.h"
@@ -14,8 +15,6 @@
 
 #define ROOM_BUCKETS 4096
 #define ROOM_FETCH_MAX 500
-#define ROOM_BATCH_MAX 1000
-#define ROOM_POSTS_MAX 10000
 
 /* A committed message of ours, waiting for its turn to be delivered. */
 struct held_msg {
@@ -27,17 +26,8 @@ struct held_msg {
 struct held {
     struct held *next;
     long long first, last;
-    size_t n;
+    size_t n, cap;
     struct held_msg *msgs;
-};
-
-struct post {
-    struct post *next;
-    unsigned long long conn_id;
-    long long uid;
-    unsigned char skey_hash[32];
-    bool image;
-    char *body, *cid;
 };
 
 struct room {
@@ -46,20 +36,19 @@ struct room {
     bool initialized;
     long long delivered; /* every id <= delivered has been fanned out */
     long long target;    /* highest id known to be committed */
-    bool fetching, batch_inflight, dirty;
+    bool fetching;
+    long long posting; /* our messages in batches in flight (post.c) */
     struct conn *members;
     long long members_n, local_count;
-    struct held *held;
-    struct post *posts, *posts_tail;
-    size_t nposts;
-    int busy; /* jobs in flight and callers on the stack */
-    struct room *dirty_next, *hash_next, *next, *prev;
+    struct held *held;     /* committed rows of ours, by first id */
+    struct held *building; /* rows of the batch being taken in */
+    int busy; /* jobs in flight, posts queued, callers on the stack */
+    struct room *hash_next, *next, *prev;
 };
 
 static struct {
     struct room *buckets[ROOM_BUCKETS];
     struct room *all;
-    struct room *dirty;
 } rs;
 
 static unsigned room_hash(const char *name)
@@ -106,13 +95,6 @@ static void held_free(struct held *h)
     free(h);
 }
 
-static void post_free(struct post *p)
-{
-    free(p->body);
-    free(p->cid);
-    free(p);
-}
-
 static void room_free(struct room *r)
 {
     struct room **pp = &rs.buckets[room_hash(r->name)];
@@ -130,11 +112,8 @@ static void room_free(struct room *r)
         r->held = h->next;
         held_free(h);
     }
-    while (r->posts) {
-        struct post *p = r->posts;
-        r->posts = p->next;
-        post_free(p);
-    }
+    if (r->building)
+        held_free(r->building);
     metrics.rooms--;
     free(r);
 }
@@ -142,7 +121,7 @@ static void room_free(struct room *r)
 /* Free r when nothing refers to it any more. */
 static void room_maybe_free(struct room *r)
 {
-    if (r->members_n == 0 && r->busy == 0 && !r->posts && !r->dirty)
+    if (r->members_n == 0 && r->busy == 0)
         room_free(r);
 }
 
@@ -150,16 +129,6 @@ void room_module_free(void)
 {
     while (rs.all)
         room_free(rs.all);
-    rs.dirty = NULL;
-}
-
-static void room_mark_dirty(struct room *r)
-{
-    if (r->dirty)
-        return;
-    r->dirty = true;
-    r->dirty_next = rs.dirty;
-    rs.dirty = r;
 }
 
 long long room_online_by_name(const char *name)
@@ -283,7 +252,10 @@ static void room_advance(struct room *r)
         held_free(h);
     }
     long long want = r->held ? r->held->first - 1 : r->target;
-    if (want > r->delivered && !r->fetching) {
+    /* While our own batch is in flight and nothing of ours is held, a gap
+     * is most likely our own rows (their NOTIFY can arrive before the
+     * batch's result): wait for the result rather than fetch them. */
+    if (want > r->delivered && !r->fetching && (r->held || r->posting == 0)) {
         struct fetch_ctx *fc = xcalloc(1, sizeof(*fc));
         fc->room = r;
         fc->upto = want < r->delivered + ROOM_FETCH_MAX ? want : r->delivered + ROOM_FETCH_MAX;
@@ -464,78 +436,58 @@ void room_leave(struct conn *c)
     room_maybe_free(r);
 }
 
-/* --- posting ------------------------------------------------------------------- */
+/* --- posting (batches are built by post.c) ----------------------------------- */
 
 int room_post(struct conn *c, const struct msg_input *in)
 {
     struct room *r = c->room;
-    if (!r || !r->initialized || r->nposts >= ROOM_POSTS_MAX)
+    if (!r || !r->initialized)
         return -1;
-    struct post *p = xcalloc(1, sizeof(*p));
-    p->conn_id = c->id;
-    p->uid = c->uid;
-    memcpy(p->skey_hash, c->skey_hash, sizeof(p->skey_hash));
-    p->image = in->image;
-    p->body = xstrndup(in->body, in->body_len);
-    p->cid = in->cid ? xstrdup(in->cid) : NULL;
-    if (r->posts_tail)
-        r->posts_tail->next = p;
-    else
-        r->posts = p;
-    r->posts_tail = p;
-    r->nposts++;
-    room_mark_dirty(r);
-    return 0;
+    return post_queue(c, r, in);
 }
 
-struct batch {
-    struct room *room;
-    struct post **posts;
-    size_t n;
-};
-
-static void batch_free(struct batch *b)
+struct room *room_ref(struct room *r)
 {
-    for (size_t i = 0; i < b->n; i++)
-        post_free(b->posts[i]);
-    free(b->posts);
-    free(b);
+    r->busy++;
+    return r;
 }
 
-/* Tell every sender of the batch that nothing was saved. */
-static void batch_fail(struct batch *b)
+void room_unref(struct room *r)
 {
-    for (size_t i = 0; i < b->n; i++) {
-        struct conn *c = conn_find(b->posts[i]->conn_id);
-        if (c && c->state == CONN_OPEN)
-            conn_send_error(c, "ERR_UNAVAILABLE", "message not saved: database unavailable",
-                            b->posts[i]->cid);
-    }
+    r->busy--;
+    room_maybe_free(r);
 }
 
-/* Copy the committed rows of a batch into a held block. */
-static struct held *held_from_rows(const struct store_row *rows, size_t n)
+long long room_id(const struct room *r)
 {
-    struct held *h = xcalloc(1, sizeof(*h));
-    h->msgs = xcalloc(n ? n : 1, sizeof(*h->msgs));
-    for (size_t i = 0; i < n; i++) {
-        if (rows[i].duplicate || rows[i].invalid || !rows[i].seq)
-            continue;
-        struct held_msg *m = &h->msgs[h->n++];
-        *m = (struct held_msg){.seq = rows[i].seq, .uid = rows[i].user_id,
-                               .time_ms = rows[i].time_ms, .image = rows[i].image,
-                               .nickname = xstrdup(rows[i].nickname),
-                               .avatar_url = xstrdup(rows[i].avatar_url),
-                               .content = xstrdup(rows[i].content),
-                               .cid = rows[i].cid ? xstrdup(rows[i].cid) : NULL};
-    }
-    if (h->n) {
-        h->first = h->msgs[0].seq;
-        h->last = h->msgs[h->n - 1].seq;
-    }
-    return h;
+    return r->id;
 }
 
+void room_batch_begin(struct room *r)
+{
+    r->posting++;
+}
+
+void room_committed(struct room *r, const struct store_row *row, char *content, char *cid)
+{
+    struct held *h = r->building;
+    if (!h) {
+        h = r->building = xcalloc(1, sizeof(*h));
+        h->first = row->seq;
+    }
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 16;
+        h->msgs = xrealloc(h->msgs, h->cap * sizeof(*h->msgs));
+    }
+    h->msgs[h->n++] = (struct held_msg){.seq = row->seq, .uid = row->user_id,
+                                        .time_ms = row->time_ms, .image = row->image,
+                                        .nickname = xstrdup(row->nickname),
+                                        .avatar_url = xstrdup(row->avatar_url),
+                                        .content = content, .cid = cid};
+    h->last = row->seq;
+}
+
+/* Insert a block of committed rows of ours, ordered by first id. */
 static void room_hold(struct room *r, struct held *h)
 {
     struct held **pp = &r->held;
@@ -547,105 +499,24 @@ static void room_hold(struct room *r, struct held *h)
         r->target = h->last;
 }
 
-/* A resent cid: the stored message again, to its sender only. */
-static void batch_duplicate(struct room *r, const struct post *p, const struct store_row *row)
+void room_batch_end(struct room *r)
 {
-    struct conn *c = conn_find(p->conn_id);
-    if (!c || c->state != CONN_OPEN)
-        return;
+    r->posting--;
+    if (r->building) {
+        room_hold(r, r->building);
+        r->building = NULL;
+    }
+    r->busy++;
+    room_advance(r);
+    r->busy--;
+}
+
+void room_send_stored(struct room *r, struct conn *c, const struct store_row *row)
+{
     size_t len;
     char *json =
         chatjson_message(row, row->room ? row->room : r->name, true, room_online(r), false, &len);
     conn_send_json(c, json, len);
-}
-
-/* The sender's session ended (expired or revoked) before its message. */
-static void batch_invalid(const struct post *p)
-{
-    struct conn *c = conn_find(p->conn_id);
-    if (c && c->state == CONN_OPEN)
-        conn_reject_session(c, "session expired or revoked");
-}
-
-static void post_done(void *ctx, int status, const struct store_row *rows, size_t n)
-{
-    struct batch *b = ctx;
-    struct room *r = b->room;
-    r->batch_inflight = false;
-    if (status < 0) {
-        batch_fail(b);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            if (rows[i].idx < 1 || (size_t)rows[i].idx > b->n)
-                continue;
-            struct post *p = b->posts[rows[i].idx - 1];
-            if (rows[i].invalid)
-                batch_invalid(p);
-            else if (rows[i].duplicate && rows[i].seq)
-                batch_duplicate(r, p, &rows[i]);
-        }
-        struct held *h = held_from_rows(rows, n);
-        if (h->n)
-            room_hold(r, h);
-        else
-            held_free(h);
-        room_advance(r);
-    }
-    batch_free(b);
-    if (r->posts)
-        room_mark_dirty(r);
-    r->busy--;
-    room_maybe_free(r);
-}
-
-static void room_send_batch(struct room *r)
-{
-    size_t n = r->nposts < ROOM_BATCH_MAX ? r->nposts : ROOM_BATCH_MAX;
-    struct batch *b = xcalloc(1, sizeof(*b));
-    b->room = r;
-    b->posts = xcalloc(n, sizeof(*b->posts));
-    long long *uids = xcalloc(n, sizeof(*uids));
-    const char **kinds = xcalloc(n, sizeof(*kinds)), **bodies = xcalloc(n, sizeof(*bodies));
-    const char **cids = xcalloc(n, sizeof(*cids));
-    unsigned char(*hashes)[32] = xcalloc(n, sizeof(*hashes));
-    for (size_t i = 0; i < n; i++) {
-        struct post *p = r->posts;
-        r->posts = p->next;
-        p->next = NULL;
-        b->posts[i] = p;
-        uids[i] = p->uid;
-        kinds[i] = p->image ? "image" : "text";
-        bodies[i] = p->body;
-        cids[i] = p->cid;
-        memcpy(hashes[i], p->skey_hash, sizeof(hashes[i]));
-    }
-    b->n = n;
-    r->nposts -= n;
-    if (!r->posts)
-        r->posts_tail = NULL;
-    if (store_post(r->id, n, uids, kinds, bodies, cids, (const unsigned char(*)[32])hashes,
-                   post_done, b) == 0) {
-        r->batch_inflight = true;
-        r->busy++;
-    } else {
-        batch_fail(b);
-        batch_free(b);
-    }
-    free(uids), free(kinds), free(bodies), free(cids), free(hashes);
-}
-
-void room_before_sleep(void)
-{
-    struct room *list = rs.dirty;
-    rs.dirty = NULL;
-    while (list) {
-        struct room *r = list;
-        list = r->dirty_next;
-        r->dirty = false;
-        if (r->posts && !r->batch_inflight)
-            room_send_batch(r);
-        room_maybe_free(r);
-    }
 }
 
 /* --- notifications --------------------------------------------------------------- */

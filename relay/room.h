@@ -20,12 +20,36 @@ int room_join(struct conn *c);
  * open in it. */
 void room_leave(struct conn *c);
 
-/* Queue a validated message of c for the room's next batch (copies what it
- * needs). Returns 0, or -1 when it cannot be queued. */
+/* Queue a validated message of c for the next batch (post.c; copies what
+ * it needs). Returns 0, or -1 when it cannot be queued. */
 int room_post(struct conn *c, const struct msg_input *in);
 
-/* Send one batch per room with queued messages (once per loop turn). */
-void room_before_sleep(void);
+/* --- for post.c -------------------------------------------------------------- */
+
+struct store_row;
+
+/* Keep r alive (a queued post refers to it) / drop that reference (r may
+ * be freed when nothing else refers to it). */
+struct room *room_ref(struct room *r);
+void room_unref(struct room *r);
+
+/* The room's database id (the room is initialized). */
+long long room_id(const struct room *r);
+
+/* One message of ours for r is going into a batch / that batch is done
+ * (committed or failed): committed rows taken with room_committed() are
+ * then delivered in id order. While any is in flight, ids announced by
+ * NOTIFY are awaited rather than fetched (they are most likely ours). */
+void room_batch_begin(struct room *r);
+void room_batch_end(struct room *r);
+
+/* A committed row of ours (fresh, not duplicate). Takes ownership of
+ * content and cid (malloc'ed; cid may be NULL). Rows of one batch come in
+ * id order. */
+void room_committed(struct room *r, const struct store_row *row, char *content, char *cid);
+
+/* Send a stored message (a resent cid) to c alone, as type "user". */
+void room_send_stored(struct room *r, struct conn *c, const struct store_row *row);
 
 /* A chat_messages notification: {"room_id","room","from","to"}. */
 void room_notify_messages(const char *payload);

@@ -477,6 +477,8 @@ static void done_rows(struct job *j, PGresult *r, int col, const char *what)
             rows[i].room = val(r, i, 3);
         }
         decode_row(r, i, col, &rows[i]);
+        if (col > 0 && !rows[i].duplicate && !val(r, i, col + 5))
+            rows[i].content = NULL; /* a fresh post: the caller has the content */
     }
     fn(j->ctx, 0, rows, (size_t)n);
     free(rows);
@@ -542,30 +544,33 @@ static void hash_hex(const unsigned char hash[32], char *out)
         snprintf(out + 2 + 2 * i, 3, "%02x", hash[i]);
 }
 
-int store_post(long long room_id, size_t n, const long long *user_ids, const char *const *kinds,
-               const char *const *contents, const char *const *cids,
+int store_post(size_t n, const long long *room_ids, const long long *user_ids,
+               const char *const *kinds, const char *const *contents, const char *const *cids,
                const unsigned char (*skey_hashes)[32], store_rows_fn fn, void *ctx)
 {
-    char room[24];
-    snprintf(room, sizeof(room), "%lld", room_id);
-    char **uids = xcalloc(n + 1, sizeof(*uids)), **hashes = xcalloc(n + 1, sizeof(*hashes));
+    /* Numbers and hashes are formatted into one buffer (no malloc each). */
+    char *nums = xmalloc(n * (24 + 24 + 67) + 1);
+    const char **rids = xcalloc(n + 1, sizeof(*rids)), **uids = xcalloc(n + 1, sizeof(*uids));
+    const char **hashes = xcalloc(n + 1, sizeof(*hashes));
+    char *p = nums;
     for (size_t i = 0; i < n; i++) {
-        uids[i] = xmalloc(24);
-        snprintf(uids[i], 24, "%lld", user_ids[i]);
-        hashes[i] = xmalloc(67);
-        hash_hex(skey_hashes[i], hashes[i]);
+        rids[i] = p;
+        p += snprintf(p, 24, "%lld", room_ids[i]) + 1;
+        uids[i] = p;
+        p += snprintf(p, 24, "%lld", user_ids[i]) + 1;
+        hashes[i] = p;
+        hash_hex(skey_hashes[i], p);
+        p += 67;
     }
-    char *a_uid = array_literal((const char *const *)uids, n);
+    char *a_room = array_literal(rids, n), *a_uid = array_literal(uids, n);
     char *a_kind = array_literal(kinds, n), *a_content = array_literal(contents, n);
-    char *a_cid = array_literal(cids, n), *a_hash = array_literal((const char *const *)hashes, n);
-    const char *values[] = {room, a_uid, a_kind, a_content, a_cid, a_hash};
-    int rc = job_send("SELECT * FROM chat_post_messages($1::bigint, $2::bigint[], $3::text[], "
+    char *a_cid = array_literal(cids, n), *a_hash = array_literal(hashes, n);
+    const char *values[] = {a_room, a_uid, a_kind, a_content, a_cid, a_hash};
+    int rc = job_send("SELECT * FROM chat_post_batch($1::bigint[], $2::bigint[], $3::text[], "
                       "$4::text[], $5::text[], $6::bytea[])",
                       6, values, done_post, (void *)fn, ctx);
-    for (size_t i = 0; i < n; i++)
-        free(uids[i]), free(hashes[i]);
-    free(uids), free(hashes);
-    free(a_uid), free(a_kind), free(a_content), free(a_cid), free(a_hash);
+    free(nums), free(rids), free(uids), free(hashes);
+    free(a_room), free(a_uid), free(a_kind), free(a_content), free(a_cid), free(a_hash);
     return rc;
 }
 

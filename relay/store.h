@@ -75,12 +75,15 @@ int store_session_lookup(const unsigned char hash[32], store_session_fn fn, void
 int store_room_join(const char *name, long long since, long long history, long long limit,
                     store_join_fn fn, void *ctx);
 
-/* Post n messages to room_id in one transaction (see chat_post_messages);
- * kinds are "text" or "image"; cids entries may be NULL; skey_hashes are
- * the senders' sha256(skey), checked in the same transaction. Rows with
- * seq 0 carry no message (invalid session, or nothing to return). */
-int store_post(long long room_id, size_t n, const long long *user_ids, const char *const *kinds,
-               const char *const *contents, const char *const *cids,
+/* Post n messages, each to its room (room_ids[i]), in one transaction (see
+ * chat_post_batch in sql/migrations/011): kinds are "text" or "image";
+ * cids entries may be NULL; skey_hashes are the senders' sha256(skey),
+ * checked in the same transaction. fn gets one row per input (idx 1..n);
+ * seq 0: nothing stored or returned (invalid session). A fresh row (not
+ * duplicate, not invalid) has content NULL: the caller has it. The
+ * callback runs only after COMMIT (or with -1 when it failed). */
+int store_post(size_t n, const long long *room_ids, const long long *user_ids,
+               const char *const *kinds, const char *const *contents, const char *const *cids,
                const unsigned char (*skey_hashes)[32], store_rows_fn fn, void *ctx);
 
 /* Messages of room_id with after < seq <= upto, ascending. */
