@@ -9,6 +9,7 @@
 #include "loop.h"
 #include "outq.h"
 #include "rate.h"
+#include "wsscan.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,7 +44,8 @@ struct conn {
     /* request head, then bytes received after it */
     char *inbuf;
     size_t inlen, inoff;
-    wslay_event_context_ptr ws;
+    wslay_event_context_ptr ws; /* NULL while idle between frames (lazy) */
+    struct wsscan scan;         /* frame boundaries of the client's stream */
     struct outq out;
     bool dirty, write_armed, counted;
     bool peer_gone;    /* EOF or read error seen */
