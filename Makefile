@@ -8,6 +8,7 @@
 #   make psql       psql on the local cluster as the read-only DBA role
 #   make bench      benchmarks (see README)
 #   make fuzz       fuzz every parser for FUZZ_SECONDS each
+#   make soak       thousands of clients for minutes, PostgreSQL restarted (tools/soak.js)
 #
 # Sources are found by wildcard: a new .c file in shared/, login-fcgi/ or
 # relay/ needs no edit here. Unit tests are tests/unit/<part>/test_*.c, each
@@ -141,6 +142,9 @@ bench: deps all $(OUT)/tools/bench/loadgen
 
 fuzz:
 	tools/fuzz.sh $${FUZZ_SECONDS:-60}
+
+soak: deps all  # minutes-long soak on a fresh stack (tools/soak.js: SOAK_CLIENTS, SOAK_SECONDS, ...); not part of make test
+	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); node tools/soak.js
 
 format:
 	clang-format -i shared/*.[ch] login-fcgi/*.[ch] relay/*.[ch] tests/unit/*/*.[ch]
