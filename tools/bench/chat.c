@@ -84,6 +84,7 @@ static void step_begin(struct chat_run *r, struct chat_step *st, int senders)
     st->senders = senders;
     st->cpu0 = self_cpu_ns();
     st->relay_cpu0 = r->o->relay_pid ? proc_cpu_ns(r->o->relay_pid) : 0;
+    st->relay_wait0 = r->o->relay_pid ? proc_runq_wait_ns(r->o->relay_pid) : 0;
     machine_ticks_read(&st->m0);
     st->start_ns = now_ns() + 20000000; /* 20 ms lead */
     st->send_end_ns = st->start_ns + (int64_t)(r->o->step_s * 1e9);
@@ -233,9 +234,13 @@ static json_t *step_json(const struct chat_run *r, const struct chat_step *st)
     set_int(j, "send_blocked", (long long)st->send_blocked);
     set_int(j, "closed", (long long)st->closed);
     set_real(j, "client_cpu", (double)(self_cpu_ns() - st->cpu0) / 1e9 / wall_s, 1000);
-    if (r->o->relay_pid)
+    if (r->o->relay_pid) {
         set_real(j, "relay_cpu",
                  (double)(proc_cpu_ns(r->o->relay_pid) - st->relay_cpu0) / 1e9 / wall_s, 1000);
+        set_real(j, "relay_runqueue_wait",
+                 (double)(proc_runq_wait_ns(r->o->relay_pid) - st->relay_wait0) / 1e9 / wall_s,
+                 1000);
+    }
     set_real(j, "machine_busy", machine_busy_share(&st->m0, &m1), 1000);
     const char *why = step_verdict(r, st);
     json_object_set_new(j, "ok", json_boolean(why == NULL));

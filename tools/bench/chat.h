@@ -67,7 +67,7 @@ struct chat_step {
     uint64_t gaps, dups, rate_limited, errors, bad_frames, send_blocked, closed;
     uint64_t pending;  /* ids some members had and others not yet, at the step's end */
     struct hist lat;
-    int64_t cpu0, relay_cpu0;
+    int64_t cpu0, relay_cpu0, relay_wait0;
     struct machine_ticks m0;
 };
 

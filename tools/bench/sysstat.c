@@ -56,6 +56,19 @@ int64_t proc_cpu_ns(int pid)
     return (int64_t)((ut + st) * (1000000000ULL / (unsigned long long)(hz > 0 ? hz : 100)));
 }
 
+int64_t proc_runq_wait_ns(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long long run, wait;
+    int n = fscanf(f, "%lld %lld", &run, &wait);
+    fclose(f);
+    return n == 2 ? wait : -1;
+}
+
 int machine_ticks_read(struct machine_ticks *t)
 {
     unsigned long long v[8] = {0};

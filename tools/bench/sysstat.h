@@ -18,6 +18,10 @@ long long proc_rss_kb(int pid);
 /* utime+stime of process `pid` in nanoseconds, or -1 when unreadable. */
 int64_t proc_cpu_ns(int pid);
 
+/* Time process `pid` spent runnable but waiting for a CPU, in nanoseconds
+ * (second field of /proc/PID/schedstat), or -1 when unreadable. */
+int64_t proc_runq_wait_ns(int pid);
+
 /* Machine-wide CPU counters from /proc/stat (all cores), in clock ticks. */
 struct machine_ticks {
     unsigned long long busy, total;
