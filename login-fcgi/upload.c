@@ -130,7 +130,9 @@ static int on_part_data(void *ctx, const char *data, size_t len)
     struct upload_state *s = ctx;
     if (!s->in_file) return 0; /* another form field: read and ignored */
     s->size += (long long)len;
-    if (s->size > s->cfg->max_bytes) return fail(s, UPLOAD_TOO_LARGE, "the file is too large");
+    /* the type first, then the size (max_bytes >= IMAGE_MAGIC_MAX): a file
+     * both too large and not an image gets the same answer however the
+     * body was split into reads */
     if (s->type == IMAGE_UNKNOWN) {
         size_t take = sizeof s->head - s->head_len;
         if (take > len) take = len;
@@ -141,6 +143,7 @@ static int on_part_data(void *ctx, const char *data, size_t len)
         if (s->head_len < sizeof s->head) return 0;
         if (decide_type(s) < 0) return -1;
     }
+    if (s->size > s->cfg->max_bytes) return fail(s, UPLOAD_TOO_LARGE, "the file is too large");
     return len ? sink_write(s, data, len) : 0;
 }
 
