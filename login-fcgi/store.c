@@ -69,11 +69,16 @@ enum store_status store_connect(struct store *st)
     return STORE_OK;
 }
 
-/* Whether a failed result means the connection is gone. */
+/* Whether a failed result means the connection is gone. An error made by
+ * libpq itself carries no SQLSTATE (every server error has one): after an
+ * immediate shutdown of the server it reports "server closed the connection
+ * unexpectedly" while PQstatus() still says CONNECTION_OK. */
 static bool connection_lost(const struct store *st, const PGresult *res)
 {
-    return PQstatus(st->conn) != CONNECTION_OK || db_result_sqlstate_is(res, "08") ||
-           db_result_sqlstate_is(res, "57P");
+    return PQstatus(st->conn) != CONNECTION_OK || !res ||
+           (PQresultStatus(res) == PGRES_FATAL_ERROR &&
+            !PQresultErrorField(res, PG_DIAG_SQLSTATE)) ||
+           db_result_sqlstate_is(res, "08") || db_result_sqlstate_is(res, "57P");
 }
 
 static PGresult *exec_login(struct store *st, int n, const char *const *values,

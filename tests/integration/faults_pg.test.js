@@ -12,7 +12,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
-const { env, stack } = require('../lib/harness');
+const { env, stack, http, wxCode } = require('../lib/harness');
 const { newSession, roomMessages, roomRow } = require('../lib/sessions');
 const { ChatClient, chatBase, uniqueRoom, relayPorts, closeAll } = require('../lib/chat-client');
 const { SteadyClient, drive, settle, checkViews, totals, stackAsync, waitStatus } = require('../lib/steady-client');
@@ -68,6 +68,14 @@ test('PostgreSQL killed while clients send: errors meanwhile, self-reconnect, no
     assert.equal(await waitStatus(`http://127.0.0.1:${port}/healthz`, 200, 30000), 200, `relay :${port} back`);
   }
   assert.equal(await waitStatus(`${env.BASE_URL}/healthz`, 200, 30000), 200, 'login-fcgi back');
+  // every login-fcgi worker had its connection cut: logins in parallel (so
+  // several workers answer) all succeed, none is a 500 or 503
+  const logins = await Promise.all(Array.from({ length: 16 }, async (_, i) => {
+    const iss = await wxCode(`pgkill-${process.pid}-${i}`);
+    return http('GET', '/login', { headers: { 'X-WX-Code': iss.code } });
+  }));
+  assert.deepEqual(logins.map((r) => r.status), Array(16).fill(200),
+                   `logins after the restart: ${logins.filter((r) => r.status !== 200).map((r) => r.text).slice(0, 2)}`);
   // chat on after the outage, then let every refused message be resent (same cid)
   const ackedMid = clients.reduce((n, c) => n + c.acks.size, 0);
   assert.ok(await drive(clients, { timeout: 20000, until: () => clients.reduce((n, c) => n + c.acks.size, 0) >= ackedMid + 2 * CLIENTS }),
