@@ -204,15 +204,15 @@ def cpu: "\(.client_cpu | f2)";
 def failed_conns: if . == null or .failed == null then "–" else "\(.failed) of \(.conns)" end;
 def nextfail: ([.steps[]? | select(.ok | not)] | first) as $f |
     if $f == null then "every step passed" else
-    "first failing step (\($f.senders) senders): \($f.fail_reason); \($f.deliveries_per_s | n)/s, p99 \($f.p99_ms | f2) ms, \($f.delivered_share * 100 | f2) % delivered, loadgen CPU \($f.client_cpu | f2)" end;
+    "first failing step (\($f.senders) sender\(if $f.senders == 1 then "" else "s" end)): \($f.fail_reason); \($f.deliveries_per_s | n)/s, p99 \($f.p99_ms | f2) ms, \($f.delivered_share * 100 | f2) % delivered, loadgen CPU \($f.client_cpu | f2)" end;
 def steprow($id; $what; $target):
     .scenarios[$id] as $s | ($s.last_good) as $g |
     if $s == null or $s.error then "| \($id) | \($what) | not run | \($target) | | | | | |" else
     "| \($id) | \($what) | " +
     (if $g == null then ($s.steps[0]? // null) as $f |
       if $f == null then "no step ran" else
-      "no step passed: the first (\($f.senders) senders) delivered \($f.deliveries_per_s | n)/s with p99 \($f.p99_ms | f2) ms" end else
-      "\($g.deliveries_per_s | n) deliveries/s (\($g.senders) senders × \($g.rate_per_sender | f2) msg/s)" end) +
+      "no step passed: the first (\($f.senders) sender\(if $f.senders == 1 then "" else "s" end)) delivered \($f.deliveries_per_s | n)/s with p99 \($f.p99_ms | f2) ms" end else
+      "\($g.deliveries_per_s | n) deliveries/s (\($g.senders) sender\(if $g.senders == 1 then "" else "s" end) × \($g.rate_per_sender | f2) msg/s)" end) +
     " | \($target) | \(if $g then ($g | lat) else "–" end) | \($s | loss) | \($s | failed_conns) | \(if $g then ($g | cpu) else "–" end) | \($s | nextfail) |" end;
 .scenarios as $sc |
 "# make bench results",

@@ -26,13 +26,11 @@ static int load_sessions(struct chat_run *r)
         return -1;
     }
     int n = 0;
-    while (n < r->o->conns &&
-           fscanf(f, "%79s %79s", r->sess_id[n], r->sess_skey[n]) == 2)
+    while (n < r->o->conns && fscanf(f, "%79s %79s", r->sess_id[n], r->sess_skey[n]) == 2)
         n++;
     fclose(f);
     if (n < r->o->conns) {
-        log_error("sessions=%s: %d sessions for %d connections", r->o->sessions, n,
-                  r->o->conns);
+        log_error("sessions=%s: %d sessions for %d connections", r->o->sessions, n, r->o->conns);
         return -1;
     }
     return 0;

@@ -19,23 +19,23 @@
 #define CHAT_WBUF 8192
 
 struct chat_opts {
-    struct sockaddr_in addr;  /* relay or nginx */
-    const char *addr_text;    /* for the Host header and the report */
-    const char *path;         /* "/chat" */
-    const char *sessions;     /* file of "id skey" lines */
-    const char *room_prefix;  /* rooms are PREFIX-0 .. PREFIX-(R-1) */
-    const char *label;        /* free text copied into the report */
+    struct sockaddr_in addr; /* relay or nginx */
+    const char *addr_text;   /* for the Host header and the report */
+    const char *path;        /* "/chat" */
+    const char *sessions;    /* file of "id skey" lines */
+    const char *room_prefix; /* rooms are PREFIX-0 .. PREFIX-(R-1) */
+    const char *label;       /* free text copied into the report */
     int conns, rooms;
     int steps[CHAT_MAX_STEPS]; /* senders per step; none: idle run */
     int nsteps;
-    double rate;              /* messages/s per sender; 0: closed loop */
-    int window;               /* closed loop: unacknowledged messages per sender */
+    double rate; /* messages/s per sender; 0: closed loop */
+    int window;  /* closed loop: unacknowledged messages per sender */
     double step_s, drain_s, hold_s, connect_timeout_s;
     double p99_limit_ms, min_ratio;
-    bool all_steps;           /* keep stepping after a failed step */
+    bool all_steps; /* keep stepping after a failed step */
     int connect_concurrency;
-    int relay_pid;            /* 0: no relay readings */
-    int rbuf;                 /* receive buffer per connection */
+    int relay_pid; /* 0: no relay readings */
+    int rbuf;      /* receive buffer per connection */
 };
 
 enum wconn_state { WC_NEW, WC_CONNECTING, WC_HANDSHAKE, WC_OPEN, WC_DONE };
@@ -43,18 +43,18 @@ enum wconn_state { WC_NEW, WC_CONNECTING, WC_HANDSHAKE, WC_OPEN, WC_DONE };
 struct wconn {
     int fd, idx, room;
     enum wconn_state state;
-    bool ready;        /* got the first system frame */
-    bool want_out;     /* EPOLLOUT armed */
+    bool ready;    /* got the first system frame */
+    bool want_out; /* EPOLLOUT armed */
     char key[32];
     uint8_t *rbuf;
     size_t rlen;
-    uint8_t *wbuf;     /* CHAT_WBUF bytes */
+    uint8_t *wbuf; /* CHAT_WBUF bytes */
     size_t woff, wlen;
     long long last_id; /* last room id seen (-1 before the system frame) */
     long long sys_seq;
     /* sender state */
-    long long k;       /* next message counter */
-    long long n_step;  /* messages sent in this step */
+    long long k;      /* next message counter */
+    long long n_step; /* messages sent in this step */
     int64_t phase_ns;
     int inflight;
 };
@@ -65,7 +65,7 @@ struct chat_step {
     int64_t start_ns, send_end_ns, end_ns;
     uint64_t sent, expected, delivered, acked, late, history, presence;
     uint64_t gaps, dups, rate_limited, errors, bad_frames, send_blocked, closed;
-    uint64_t pending;  /* ids some members had and others not yet, at the step's end */
+    uint64_t pending; /* ids some members had and others not yet, at the step's end */
     struct hist lat;
     int64_t cpu0, relay_cpu0, relay_wait0;
     struct machine_ticks m0;
@@ -84,11 +84,11 @@ struct chat_run {
     struct wconn *c;
     char (*sess_id)[80];
     char (*sess_skey)[80];
-    int *room_ready;           /* ready connections per room */
-    long long *room_max;       /* highest id seen per room */
+    int *room_ready;     /* ready connections per room */
+    long long *room_max; /* highest id seen per room */
     int started, in_progress, ready, done;
-    struct chat_step *st;      /* the step being measured (never NULL) */
-    struct chat_step *setup;   /* counters outside any step (connect, hold) */
+    struct chat_step *st;    /* the step being measured (never NULL) */
+    struct chat_step *setup; /* counters outside any step (connect, hold) */
     uint64_t gaps_total, dups_total;
     struct chat_failures fail;
     uint64_t rng;

@@ -200,7 +200,7 @@ void chat_frame_scan(const char *buf, size_t len, struct chat_frame *f)
 
 size_t chat_message_format(char *out, size_t cap, long long t_ns, long long sender, long long k)
 {
-    int n = snprintf(out, cap, "{\"text\":true,\"content\":\"t=%lld s=%lld k=%lld\"}", t_ns, sender,
-                     k);
+    int n =
+        snprintf(out, cap, "{\"text\":true,\"content\":\"t=%lld s=%lld k=%lld\"}", t_ns, sender, k);
     return (n < 0 || (size_t)n >= cap) ? 0 : (size_t)n;
 }

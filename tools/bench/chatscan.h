@@ -22,13 +22,13 @@ enum frame_kind {
 
 struct chat_frame {
     enum frame_kind kind;
-    long long id;      /* CHAT/HISTORY: the room sequence number */
-    long long t_ns;    /* CHAT: send time stamp from the content */
-    long long sender;  /* CHAT: sender index from the content */
-    long long k;       /* CHAT: sender's message counter from the content */
-    bool own;          /* CHAT: "type":"user" (the sender's own echo) */
-    long long seq;     /* SYSTEM: the room's last id at open (-1 if absent) */
-    char error[32];    /* ERROR: the error code, truncated */
+    long long id;     /* CHAT/HISTORY: the room sequence number */
+    long long t_ns;   /* CHAT: send time stamp from the content */
+    long long sender; /* CHAT: sender index from the content */
+    long long k;      /* CHAT: sender's message counter from the content */
+    bool own;         /* CHAT: "type":"user" (the sender's own echo) */
+    long long seq;    /* SYSTEM: the room's last id at open (-1 if absent) */
+    char error[32];   /* ERROR: the error code, truncated */
 };
 
 /* Classify the text frame buf[0..len) into *f. Never reads outside the

@@ -73,8 +73,8 @@ int http_head_parse(const char *buf, size_t len, struct http_head *h)
     return 1;
 }
 
-int http_head_find(const char *buf, const struct http_head *h, const char *name,
-                   const char **value, size_t *vlen)
+int http_head_find(const char *buf, const struct http_head *h, const char *name, const char **value,
+                   size_t *vlen)
 {
     const char *p = memchr(buf, '\n', h->head_len) + 1, *end = buf + h->head_len - 2;
     size_t nlen = strlen(name);
@@ -119,8 +119,8 @@ static int chunk_size_line(const char *p, const char *end, size_t *size, size_t 
 }
 
 /* De-chunk the body starting at p. Same results as http_body_parse. */
-static int body_chunked(const char *buf, const char *p, const char *end, char *out,
-                        size_t out_cap, size_t *out_len, size_t *consumed)
+static int body_chunked(const char *buf, const char *p, const char *end, char *out, size_t out_cap,
+                        size_t *out_len, size_t *consumed)
 {
     size_t n = 0;
     for (;;) {

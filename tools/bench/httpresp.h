@@ -25,8 +25,8 @@ int http_head_parse(const char *buf, size_t len, struct http_head *h);
 /* Find header `name` (case-insensitive) in a complete head; on success
  * *value points into buf (borrowed, not NUL-terminated), *vlen is its length
  * without surrounding blanks, and 1 is returned; 0 when absent. */
-int http_head_find(const char *buf, const struct http_head *h, const char *name,
-                   const char **value, size_t *vlen);
+int http_head_find(const char *buf, const struct http_head *h, const char *name, const char **value,
+                   size_t *vlen);
 
 /* With a complete head *h in buf[0..len), decide whether the body is
  * complete. Returns 1 and sets *consumed (bytes of this response, head

@@ -13,20 +13,20 @@
 
 static int checks, failures;
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        checks++;                                                                              \
-        if (!(cond)) {                                                                         \
-            failures++;                                                                        \
-            fprintf(stderr, "selftest: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            fprintf(stderr, "selftest: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
+        }                                                                                          \
     } while (0)
 
 /* RFC 6455 section 5.7 examples and the limits of the parser. */
 static void test_frames(void)
 {
-    static const uint8_t masked_hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f,
-                                           0x9f, 0x4d, 0x51, 0x58};
+    static const uint8_t masked_hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+                                           0x7f, 0x9f, 0x4d, 0x51, 0x58};
     static const uint8_t hello[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
     const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
     uint8_t out[300];
@@ -80,8 +80,9 @@ static void test_http(void)
     CHECK(blen == 7 && strcmp(body, "{\"a\":1}") == 0 && used == strlen(cl));
     CHECK(http_body_parse(cl, strlen(cl), &h, body, 7, &blen, &used) == -1);
 
-    const char *ch = "HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
-                     "\r\n4\r\n{\"b\"\r\n3;x=y\r\n:2}\r\n0\r\n\r\n";
+    const char *ch =
+        "HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+        "\r\n4\r\n{\"b\"\r\n3;x=y\r\n:2}\r\n0\r\n\r\n";
     CHECK(http_head_parse(ch, strlen(ch), &h) == 1 && h.status == 401 && h.chunked && h.close);
     CHECK(http_body_parse(ch, strlen(ch) - 3, &h, body, sizeof body, &blen, &used) == 0);
     CHECK(http_body_parse(ch, strlen(ch), &h, body, sizeof body, &blen, &used) == 1);
@@ -128,7 +129,8 @@ static void test_scan(void)
     const char *badid = "{\"type\":\"remote\",\"id\":9x,\"content\":\"t=1 s=2 k=3\"}";
     chat_frame_scan(badid, strlen(badid), &f);
     CHECK(f.kind == FRAME_BAD);
-    const char *hist = "{\"type\":\"remote\",\"id\":3,\"content\":\"t=5 s=1 k=0\",\"history\":true}";
+    const char *hist =
+        "{\"type\":\"remote\",\"id\":3,\"content\":\"t=5 s=1 k=0\",\"history\":true}";
     chat_frame_scan(hist, strlen(hist), &f);
     CHECK(f.kind == FRAME_HISTORY && f.id == 3);
     const char *trunc = "{\"type\":\"remote\",\"id\":3,\"content\":\"t=5 s=1 k=";
@@ -143,7 +145,8 @@ static void test_scan(void)
     const char *err = "{\"type\":\"error\",\"error\":\"ERR_RATE_LIMITED\",\"message\":\"slow\"}";
     chat_frame_scan(err, strlen(err), &f);
     CHECK(f.kind == FRAME_ERROR && strcmp(f.error, "ERR_RATE_LIMITED") == 0);
-    const char *inv = "{\"F2C224D4-2BCE-4C64-AF9F-A6D872000D1A\":1,\"error\":\"ERR_INVALID_SESSION\"}";
+    const char *inv =
+        "{\"F2C224D4-2BCE-4C64-AF9F-A6D872000D1A\":1,\"error\":\"ERR_INVALID_SESSION\"}";
     chat_frame_scan(inv, strlen(inv), &f);
     CHECK(f.kind == FRAME_INVALID_SESSION);
     const char *other = "{\"type\":\"remote\",\"id\":5,\"text\":true,\"content\":\"hi\"}";

@@ -264,16 +264,28 @@ static void on_text(struct chat_run *r, struct wconn *c, const uint8_t *p, size_
     struct chat_frame f;
     chat_frame_scan((const char *)p, n, &f);
     switch (f.kind) {
-    case FRAME_CHAT: on_chat(r, c, &f, now); break;
-    case FRAME_HISTORY: r->st->history++; break;
-    case FRAME_PRESENCE: r->st->presence++; break;
-    case FRAME_SYSTEM: on_system(r, c, &f); break;
-    case FRAME_ERROR: on_error(r, c, &f); break;
+    case FRAME_CHAT:
+        on_chat(r, c, &f, now);
+        break;
+    case FRAME_HISTORY:
+        r->st->history++;
+        break;
+    case FRAME_PRESENCE:
+        r->st->presence++;
+        break;
+    case FRAME_SYSTEM:
+        on_system(r, c, &f);
+        break;
+    case FRAME_ERROR:
+        on_error(r, c, &f);
+        break;
     case FRAME_INVALID_SESSION:
         conn_fail(r, c, &r->fail.invalid_session, "invalid session");
         break;
     case FRAME_OTHER:
-    case FRAME_BAD: r->st->bad_frames++; break;
+    case FRAME_BAD:
+        r->st->bad_frames++;
+        break;
     }
 }
 
