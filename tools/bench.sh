@@ -2,7 +2,7 @@
 # bench.sh -- `make bench`: start a fresh stack with the release build, run
 # the five scenarios of issue 7 with tools/bench/loadgen, and write
 # bench/results.json and bench/results.md. Loopback only, bounded in time
-# (about 3 minutes on 2 cores), and the stack is stopped even when
+# (about 2 minutes on 2 cores, BENCH_BUDGET at most), and the stack is stopped even when
 # interrupted. See docs/bench.md.
 #
 # Environment (all optional):
@@ -218,7 +218,7 @@ def steprow($id; $what; $target):
 "# make bench results",
 "",
 "\(.date), commit \(.commit), \(.machine.cores) cores: \(.machine.cpu_model) (Linux \(.machine.kernel)); load average before the run: \(.machine.loadavg_at_start).",
-"Release build, loopback, PostgreSQL fsync and synchronous_commit on; relay, nginx, PostgreSQL and the load generator share the machine.",
+"Release build, loopback, PostgreSQL with fsync on and synchronous_commit on by default (login-fcgi turns it off for its login statement); relay, nginx, PostgreSQL and the load generator share the machine.",
 "",
 "| | Scenario | Result | Target | Latency p50 / p99 / max (ms) | Lost / dup | Failed conns | Loadgen CPU (cores) | Notes |",
 "|---|---|---|---|---|---|---|---|---|",
