@@ -26,7 +26,7 @@ static const struct config_option options[] = {
      "lifetime of a login session"},
     {"FCGI_LISTEN", CONFIG_STRING, &table_target.fcgi_listen, "127.0.0.1:9000", 0, 0,
      "FastCGI listen address: host:port, or a path for a Unix socket"},
-    {"LOGIN_WORKERS", CONFIG_INT, &table_target.workers, "8", 1, 512,
+    {"LOGIN_WORKERS", CONFIG_INT, &table_target.workers, "32", 1, 512,
      "worker threads (each with its own database connection and HTTP client)"},
     {"WX_CONNECT_TIMEOUT", CONFIG_DURATION, &table_target.wx_connect_timeout_ms, "2s", 1, 60000,
      "connect timeout for WeChat's API"},
