@@ -10,29 +10,11 @@ const assert = require('node:assert/strict');
 const path = require('path');
 const { spawn, spawnSync } = require('child_process');
 const { ROOT, env } = require('../lib/harness');
+const { urlFor, psqlRun, psql } = require('../lib/scratch-db');
 
 const DB = `chat_sqlp_${process.pid}`;
 
-// env.ADMIN_DATABASE_URL with another database and/or role.
-function urlFor(db, user) {
-  let url = env.ADMIN_DATABASE_URL.replace(/^(postgresql:\/\/[^/?]*\/)[^?]*/, `$1${db}`);
-  if (user) url = /[?&]user=/.test(url) ? url.replace(/([?&]user=)[^&]*/, `$1${user}`) : `${url}&user=${user}`;
-  return url;
-}
 
-// psql on `url`: {status, rows, stderr}; rows are arrays of strings (NULL: null).
-function psqlRun(url, script, vars = {}) {
-  const args = [url, '-X', '-q', '-tA', '-F', '\x1f', '-P', 'null=\x1e', '-v', 'ON_ERROR_STOP=1'];
-  for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
-  const r = spawnSync('psql', args, { input: script, encoding: 'utf8', env: Object.assign({}, process.env, { PGTZ: 'UTC' }) });
-  const rows = r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\x1f').map((c) => (c === '\x1e' ? null : c)));
-  return { status: r.status, rows, stderr: r.stderr };
-}
-function psql(url, script, vars) {
-  const r = psqlRun(url, script, vars);
-  if (r.status !== 0) throw new Error(`psql failed (${r.status}): ${r.stderr}`);
-  return r.rows;
-}
 const admin = (script) => psql(env.ADMIN_DATABASE_URL, script);
 const owner = (script, vars) => psql(urlFor(DB), script, vars);
 

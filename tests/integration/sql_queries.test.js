@@ -15,28 +15,13 @@ const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
 const { ROOT, env } = require('../lib/harness');
+const { urlFor, psql } = require('../lib/scratch-db');
 
 // --- a scratch database -------------------------------------------------------
 
 const DB = `chat_sqlq_${process.pid}`;
 
-// env.ADMIN_DATABASE_URL with another database and/or role.
-function urlFor(db, user) {
-  let url = env.ADMIN_DATABASE_URL.replace(/^(postgresql:\/\/[^/?]*\/)[^?]*/, `$1${db}`);
-  if (user) url = /[?&]user=/.test(url) ? url.replace(/([?&]user=)[^&]*/, `$1${user}`) : `${url}&user=${user}`;
-  return url;
-}
 
-// psql on `url` with psql variables; rows as arrays of strings (NULL: null).
-function psql(url, script, vars = {}) {
-  const args = [url, '-X', '-q', '-tA', '-F', '\x1f', '-P', 'null=\x1e', '-v', 'ON_ERROR_STOP=1'];
-  for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
-  const out = execFileSync('psql', args, {
-    input: script, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 << 20,
-    env: Object.assign({}, process.env, { PGTZ: 'UTC', PGDATESTYLE: 'ISO' }),
-  });
-  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\x1f').map((c) => (c === '\x1e' ? null : c)));
-}
 
 const admin = (script, vars) => psql(env.ADMIN_DATABASE_URL, script, vars);
 const owner = (script, vars) => psql(urlFor(DB), script, vars);
