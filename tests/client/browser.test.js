@@ -13,9 +13,9 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const zlib = require('node:zlib');
 const { chromium } = require('playwright-core');
 const { ROOT, env, sql, stack } = require('../lib/harness');
+const { makePng } = require('../lib/png');
 
 const RUN = crypto.randomBytes(3).toString('hex');
 const ROOM = `browser_${RUN}`;
@@ -27,39 +27,8 @@ const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 
 // --- a small PNG ------------------------------------------------------------------
 
-function crc32(buf) {
-  let c = ~0;
-  for (const b of buf) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-
-function pngChunk(type, data) {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'ascii');
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
 // A w x h RGB PNG: a green field with a white diagonal.
-function makePng(w, h) {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const rows = [];
-  for (let y = 0; y < h; y++) {
-    const row = Buffer.alloc(1 + 3 * w);
-    for (let x = 0; x < w; x++) row.set(Math.abs(x - y) < 3 ? [255, 255, 255] : [7, 193, 96], 1 + 3 * x);
-    rows.push(row);
-  }
-  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', zlib.deflateSync(Buffer.concat(rows))), pngChunk('IEND', Buffer.alloc(0))]);
-}
+const greenPng = (w, h) => makePng(w, h, (x, y) => (Math.abs(x - y) < 3 ? [255, 255, 255] : [7, 193, 96]));
 
 // --- driving a page -----------------------------------------------------------------
 
@@ -170,7 +139,7 @@ describe('browser client', { timeout: 300000 }, () => {
   });
 
   it('sends an image through /upload and shows it inline on both sides', async () => {
-    const png = makePng(96, 64);
+    const png = greenPng(96, 64);
     const url = `/files/${crypto.createHash('sha256').update(png).digest('hex')}.png`;
     await bob.setInputFiles('#image-input', { name: 'diagonal.png', mimeType: 'image/png', buffer: png });
     const own = await waitForImage(bob, 'user', url);
@@ -250,7 +219,7 @@ describe('browser client', { timeout: 300000 }, () => {
 
     // Revoked, then an image: /upload answers 401, the page logs in again
     // and the image still arrives.
-    const png = makePng(40, 40);
+    const png = greenPng(40, 40);
     const url = `/files/${crypto.createHash('sha256').update(png).digest('hex')}.png`;
     revoke(await skeyOf(bob));
     await bob.setInputFiles('#image-input', { name: 'again.png', mimeType: 'image/png', buffer: png });

@@ -9,46 +9,13 @@ const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const zlib = require('node:zlib');
 const { env, http, wxCode, MAGIC } = require('../lib/harness');
+const { makePng } = require('../lib/png');
 
 const RUN = crypto.randomBytes(3).toString('hex');
 const MAX_BYTES = 10 * 1024 * 1024; // UPLOAD_MAX_BYTES of the test stack (the default)
 
 // --- images ----------------------------------------------------------------------
-
-function crc32(buf) {
-  let c = ~0;
-  for (const b of buf) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-
-function pngChunk(type, data) {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([len, td, crc]);
-}
-
-// A real w x h RGB PNG of one colour (different colours: different files).
-function makePng(w, h, [r, g, b]) {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const row = Buffer.alloc(1 + 3 * w);
-  for (let x = 0; x < w; x++) row.set([r, g, b], 1 + 3 * x);
-  const raw = Buffer.concat(Array(h).fill(row));
-  return Buffer.concat([
-    Buffer.from('89504e470d0a1a0a', 'hex'),
-    pngChunk('IHDR', ihdr), pngChunk('IDAT', zlib.deflateSync(raw)), pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 // 4x4 images encoded by Chromium's canvas, and the classic 1x1 GIF.
 const JPEG = Buffer.from(
