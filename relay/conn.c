@@ -185,11 +185,10 @@ void conn_send_json(struct conn *c, char *json, size_t len)
         free(json);
         return;
     }
-    uint8_t head[FRAME_HEADER_MAX];
-    size_t hlen = frame_header(head, FRAME_OP_TEXT, len);
-    outq_append(&c->out, head, hlen);
-    outq_append(&c->out, json, len);
+    struct frame *f = frame_text(json, len);
     free(json);
+    outq_append_frame(&c->out, f);
+    frame_unref(f);
     metrics.messages_out++;
     conn_touch(c);
 }

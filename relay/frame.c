@@ -36,6 +36,15 @@ struct frame *frame_text(const char *payload, size_t len)
     return f;
 }
 
+struct frame *frame_raw(const void *data, size_t len)
+{
+    struct frame *f = xmalloc(sizeof(*f) + len);
+    f->refs = 1;
+    f->len = len;
+    memcpy(f->data, data, len);
+    return f;
+}
+
 struct frame *frame_ref(struct frame *f)
 {
     f->refs++;

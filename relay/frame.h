@@ -26,6 +26,10 @@ struct frame {
  * the caller. */
 struct frame *frame_text(const char *payload, size_t len);
 
+/* A new frame holding a copy of len raw bytes (already framed, or part of
+ * the byte stream such as an HTTP answer), one reference for the caller. */
+struct frame *frame_raw(const void *data, size_t len);
+
 /* Take another reference; returns f. */
 struct frame *frame_ref(struct frame *f);
 

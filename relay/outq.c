@@ -1,4 +1,4 @@
-/* outq.c -- chunked output queue with shared frames and writev. */
+/* outq.c -- output queue: a ring of shared frames, written with writev. */
 #include "outq.h"
 #include "util.h"
 
@@ -8,112 +8,106 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#define OUTQ_PRIVATE_MIN 512
+#define OUTQ_RING_MIN 8
 #define OUTQ_IOV 64
 
-struct outq_chunk {
-    struct outq_chunk *next;
-    struct frame *frame; /* shared, or NULL for private bytes */
-    uint8_t *buf;        /* private bytes */
-    size_t len, cap, off;
-};
-
-static const uint8_t *chunk_data(const struct outq_chunk *c)
+static struct frame *at(const struct outq *q, unsigned i)
 {
-    return c->frame ? c->frame->data : c->buf;
+    return q->ring[(q->head + i) & (q->cap - 1)];
 }
 
-static void chunk_push(struct outq *q, struct outq_chunk *c)
+/* Make room for one more frame (grow by doubling, unwrapping the ring). */
+static void outq_reserve(struct outq *q)
 {
-    if (q->tail)
-        q->tail->next = c;
-    else
-        q->head = c;
-    q->tail = c;
+    if (q->n < q->cap)
+        return;
+    unsigned cap = q->cap ? 2 * q->cap : OUTQ_RING_MIN;
+    struct frame **ring = xmalloc(cap * sizeof(*ring));
+    for (unsigned i = 0; i < q->n; i++)
+        ring[i] = at(q, i);
+    free(q->ring);
+    q->ring = ring;
+    q->head = 0;
+    q->cap = cap;
 }
 
-static void chunk_free(struct outq_chunk *c)
+/* Release the ring once nothing is queued (idle connections hold none). */
+static void outq_release_if_empty(struct outq *q)
 {
-    frame_unref(c->frame);
-    free(c->buf);
-    free(c);
+    if (q->n == 0 && q->ring) {
+        free(q->ring);
+        q->ring = NULL;
+        q->cap = q->head = 0;
+        q->off = 0;
+    }
+}
+
+void outq_append_frame(struct outq *q, struct frame *f)
+{
+    outq_reserve(q);
+    q->ring[(q->head + q->n) & (q->cap - 1)] = frame_ref(f);
+    q->n++;
+    q->bytes += f->len;
 }
 
 void outq_append(struct outq *q, const void *data, size_t len)
 {
     if (len == 0)
         return;
-    struct outq_chunk *t = q->tail;
-    if (!t || t->frame || t->off > 0 || t->cap - t->len < len) {
-        t = xcalloc(1, sizeof(*t));
-        t->cap = len > OUTQ_PRIVATE_MIN ? len : OUTQ_PRIVATE_MIN;
-        t->buf = xmalloc(t->cap);
-        chunk_push(q, t);
-    }
-    memcpy(t->buf + t->len, data, len);
-    t->len += len;
-    q->bytes += len;
-}
-
-void outq_append_frame(struct outq *q, struct frame *f)
-{
-    struct outq_chunk *c = xcalloc(1, sizeof(*c));
-    c->frame = frame_ref(f);
-    c->len = f->len;
-    chunk_push(q, c);
-    q->bytes += f->len;
+    struct frame *f = frame_raw(data, len);
+    outq_append_frame(q, f);
+    frame_unref(f);
 }
 
 int outq_head_started(const struct outq *q)
 {
-    return q->head && q->head->off > 0;
+    return q->n > 0 && q->off > 0;
 }
 
 void outq_trim(struct outq *q)
 {
-    struct outq_chunk *keep = outq_head_started(q) ? q->head : NULL;
-    struct outq_chunk *c = keep ? keep->next : q->head;
-    while (c) {
-        struct outq_chunk *next = c->next;
-        chunk_free(c);
-        c = next;
-    }
-    q->head = q->tail = keep;
-    if (keep)
-        keep->next = NULL;
-    q->bytes = keep ? keep->len - keep->off : 0;
+    unsigned keep = outq_head_started(q) ? 1 : 0;
+    for (unsigned i = keep; i < q->n; i++)
+        frame_unref(at(q, i));
+    q->n = keep;
+    q->bytes = keep ? at(q, 0)->len - q->off : 0;
+    if (!keep)
+        q->off = 0;
+    outq_release_if_empty(q);
 }
 
-/* Advance past n written bytes, freeing finished chunks. */
+/* Advance past n written bytes, dropping finished frames. */
 static void outq_consume(struct outq *q, size_t n)
 {
     q->bytes -= n;
-    while (n > 0 && q->head) {
-        struct outq_chunk *c = q->head;
-        size_t left = c->len - c->off;
+    while (n > 0 && q->n > 0) {
+        struct frame *f = at(q, 0);
+        size_t left = f->len - q->off;
         if (n < left) {
-            c->off += n;
+            q->off += n;
             return;
         }
         n -= left;
-        q->head = c->next;
-        if (!q->head)
-            q->tail = NULL;
-        chunk_free(c);
+        q->off = 0;
+        q->head = (q->head + 1) & (q->cap - 1);
+        q->n--;
+        frame_unref(f);
     }
 }
 
 ssize_t outq_write(struct outq *q, int fd)
 {
     ssize_t total = 0;
-    while (q->head) {
+    while (q->n > 0) {
         struct iovec iov[OUTQ_IOV];
-        int n = 0;
-        for (struct outq_chunk *c = q->head; c && n < OUTQ_IOV; c = c->next, n++) {
-            iov[n].iov_base = (void *)(chunk_data(c) + c->off);
-            iov[n].iov_len = c->len - c->off;
+        unsigned n = q->n < OUTQ_IOV ? q->n : OUTQ_IOV;
+        for (unsigned i = 0; i < n; i++) {
+            struct frame *f = at(q, i);
+            size_t skip = i == 0 ? q->off : 0;
+            iov[i].iov_base = f->data + skip;
+            iov[i].iov_len = f->len - skip;
         }
-        ssize_t w = writev(fd, iov, n);
+        ssize_t w = writev(fd, iov, (int)n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -124,16 +118,15 @@ ssize_t outq_write(struct outq *q, int fd)
         outq_consume(q, (size_t)w);
         total += w;
     }
+    outq_release_if_empty(q);
     return total;
 }
 
 void outq_clear(struct outq *q)
 {
-    while (q->head) {
-        struct outq_chunk *c = q->head;
-        q->head = c->next;
-        chunk_free(c);
-    }
-    q->tail = NULL;
+    for (unsigned i = 0; i < q->n; i++)
+        frame_unref(at(q, i));
+    q->n = 0;
     q->bytes = 0;
+    outq_release_if_empty(q);
 }
