@@ -13,11 +13,15 @@ static bool url_char_ok(unsigned char c)
 
 bool msg_url_allowed(const char *url, size_t len, const char *const *prefixes)
 {
-    if (len == 0 || memchr(url, '\0', len) || strstr(url, ".."))
+    if (len == 0 || memchr(url, '\0', len))
         return false;
-    for (size_t i = 0; i < len; i++)
+    /* bounded by len: url need not be NUL-terminated there */
+    for (size_t i = 0; i < len; i++) {
         if (!url_char_ok((unsigned char)url[i]))
             return false;
+        if (url[i] == '.' && i + 1 < len && url[i + 1] == '.')
+            return false;
+    }
     const char *https = "https://";
     size_t hl = strlen(https);
     for (size_t i = 0; prefixes && prefixes[i]; i++) {

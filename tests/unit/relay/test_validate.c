@@ -94,6 +94,17 @@ static void test_urls(void **state)
                          "/files/\x01", ""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_false(msg_url_allowed(bad[i], strlen(bad[i]), prefixes));
+    /* only len bytes are read: no NUL after them (ASan sees an overread) */
+    const char *exact = "/files/a.png";
+    char *heap = malloc(strlen(exact));
+    assert_non_null(heap);
+    memcpy(heap, exact, strlen(exact));
+    assert_true(msg_url_allowed(heap, strlen(exact), prefixes));
+    memcpy(heap, "/files/a..p", 11);
+    assert_false(msg_url_allowed(heap, 11, prefixes));
+    free(heap);
+    /* a ".." just past len is not part of the url */
+    assert_true(msg_url_allowed("/files/a..png", 9, prefixes));
     char **p = msg_prefixes_parse(" /files/ ,,https://x/ ");
     assert_string_equal(p[0], "/files/");
     assert_string_equal(p[1], "https://x/");
