@@ -158,7 +158,8 @@ int main(int argc, char **argv)
         goto out;
     if (cfg.metrics_listen && metrics_listen(app.loop, cfg.metrics_listen) < 0)
         goto out;
-    store_init(app.loop, cfg.database_url, &ev);
+    if (store_init(app.loop, cfg.database_url, (size_t)cfg.db_writers, &ev) < 0)
+        goto out;
     loop_set_before_sleep(app.loop, before_sleep, NULL);
     loop_add_timer(app.loop, 10, sweep_timer, NULL);
     loop_add_timer(app.loop, cfg.ping_interval_ms, presence_timer, NULL);

@@ -1,4 +1,5 @@
-/* post.c -- one transaction for all messages of a loop turn, pipelined. */
+/* post.c -- one transaction per writer connection for all messages of a
+ * loop turn, pipelined; rooms are spread over the writers by id. */
 #include "post.h"
 #include "log.h"
 #include "room.h"
@@ -10,10 +11,11 @@
 
 /* Largest batch (one statement, one transaction). */
 #define POST_BATCH_MAX 4000
-/* Batches in the pipeline at once: while one commits (fsync) the next is
- * already on the server's socket; more would only make batches smaller. */
+/* Batches in one writer's pipeline at once: while one commits (fsync) the
+ * next is already on the server's socket; more would only make batches
+ * smaller. */
 #define POST_PIPELINE 2
-/* Messages waiting for a batch, over every room. */
+/* Messages waiting for a batch, over every room and writer. */
 #define POST_QUEUE_MAX 50000
 
 struct post {
@@ -29,13 +31,20 @@ struct post {
 struct batch {
     struct post **posts;
     size_t n;
+    size_t writer;
 };
 
-static struct {
+/* One queue per writer connection: a room always goes to the same writer
+ * (room id mod writers), so its batches commit in the order they are sent,
+ * and two writers never lock the same room. */
+struct post_queue {
     struct post *head, *tail;
     size_t n;
     int inflight;
-} pq;
+};
+
+static struct post_queue pqs[STORE_MAX_WRITERS];
+static size_t pq_total;
 
 static void post_free(struct post *p)
 {
@@ -47,19 +56,22 @@ static void post_free(struct post *p)
 
 int post_queue(struct conn *c, struct room *r, const struct msg_input *in)
 {
-    if (pq.n >= POST_QUEUE_MAX)
+    size_t w = store_writers();
+    if (pq_total >= POST_QUEUE_MAX || w == 0)
         return -1;
+    struct post_queue *q = &pqs[(unsigned long long)room_id(r) % w];
     struct post *p = xmalloc(sizeof(*p));
     *p = (struct post){.room = room_ref(r), .conn_id = c->id, .uid = c->uid,
                        .image = in->image, .body = xstrndup(in->body, in->body_len),
                        .cid = in->cid ? xstrdup(in->cid) : NULL};
     memcpy(p->skey_hash, c->skey_hash, sizeof(p->skey_hash));
-    if (pq.tail)
-        pq.tail->next = p;
+    if (q->tail)
+        q->tail->next = p;
     else
-        pq.head = p;
-    pq.tail = p;
-    pq.n++;
+        q->head = p;
+    q->tail = p;
+    q->n++;
+    pq_total++;
     return 0;
 }
 
@@ -101,7 +113,7 @@ static void post_invalid(const struct post *p)
 static void post_done(void *ctx, int status, const struct store_row *rows, size_t n)
 {
     struct batch *b = ctx;
-    pq.inflight--;
+    pqs[b->writer].inflight--;
     if (status < 0) {
         batch_fail(b);
     } else {
@@ -127,18 +139,21 @@ static void post_done(void *ctx, int status, const struct store_row *rows, size_
     batch_free(b);
 }
 
-static void post_send_batch(void)
+/* Send the next batch of writer w's queue. */
+static void post_send_batch(size_t w)
 {
-    size_t n = pq.n < POST_BATCH_MAX ? pq.n : POST_BATCH_MAX;
+    struct post_queue *q = &pqs[w];
+    size_t n = q->n < POST_BATCH_MAX ? q->n : POST_BATCH_MAX;
     struct batch *b = xcalloc(1, sizeof(*b));
+    b->writer = w;
     b->posts = xcalloc(n, sizeof(*b->posts));
     long long *rids = xcalloc(n, sizeof(*rids)), *uids = xcalloc(n, sizeof(*uids));
     const char **kinds = xcalloc(n, sizeof(*kinds)), **bodies = xcalloc(n, sizeof(*bodies));
     const char **cids = xcalloc(n, sizeof(*cids));
     unsigned char(*hashes)[32] = xcalloc(n, sizeof(*hashes));
     for (size_t i = 0; i < n; i++) {
-        struct post *p = pq.head;
-        pq.head = p->next;
+        struct post *p = q->head;
+        q->head = p->next;
         p->next = NULL;
         b->posts[i] = p;
         rids[i] = room_id(p->room);
@@ -150,12 +165,13 @@ static void post_send_batch(void)
         room_batch_begin(p->room);
     }
     b->n = n;
-    pq.n -= n;
-    if (!pq.head)
-        pq.tail = NULL;
-    if (store_post(n, rids, uids, kinds, bodies, cids, (const unsigned char(*)[32])hashes,
+    q->n -= n;
+    pq_total -= n;
+    if (!q->head)
+        q->tail = NULL;
+    if (store_post(w, n, rids, uids, kinds, bodies, cids, (const unsigned char(*)[32])hashes,
                    post_done, b) == 0) {
-        pq.inflight++;
+        q->inflight++;
     } else {
         batch_fail(b);
         for (size_t i = 0; i < b->n; i++)
@@ -167,17 +183,22 @@ static void post_send_batch(void)
 
 void post_before_sleep(void)
 {
-    while (pq.n && pq.inflight < POST_PIPELINE)
-        post_send_batch();
+    for (size_t w = 0; w < STORE_MAX_WRITERS; w++)
+        while (pqs[w].n && pqs[w].inflight < POST_PIPELINE)
+            post_send_batch(w);
 }
 
 void post_module_free(void)
 {
-    while (pq.head) {
-        struct post *p = pq.head;
-        pq.head = p->next;
-        post_free(p);
+    for (size_t w = 0; w < STORE_MAX_WRITERS; w++) {
+        struct post_queue *q = &pqs[w];
+        while (q->head) {
+            struct post *p = q->head;
+            q->head = p->next;
+            post_free(p);
+        }
+        q->tail = NULL;
+        q->n = 0;
     }
-    pq.tail = NULL;
-    pq.n = 0;
+    pq_total = 0;
 }

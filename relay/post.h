@@ -1,6 +1,8 @@
 /* post.h -- batching of posted messages: everything received in a loop
- * turn, across rooms, goes to PostgreSQL as one transaction
- * (chat_post_batch), with up to POST_PIPELINE batches in the pipeline, so
+ * turn, across the rooms of one writer connection (room id mod
+ * RELAY_DB_WRITERS), goes to PostgreSQL as one transaction
+ * (chat_post_batch), with up to POST_PIPELINE batches in each writer's
+ * pipeline, so
  * the commit's fsync is paid once per batch rather than per message or per
  * room. Senders hear back (echo, duplicate, error) only after COMMIT. */
 #ifndef RELAY_POST_H

@@ -47,6 +47,8 @@ static const struct config_option options[] = {
      "comma-separated prefixes an image url must start with"},
     {"RELAY_SHUTDOWN_TIMEOUT", CONFIG_DURATION, &cfg.shutdown_timeout_ms, "5s", 0, 3600000,
      "longest drain after SIGTERM"},
+    {"RELAY_DB_WRITERS", CONFIG_INT, &cfg.db_writers, "2", 1, 16,
+     "pipelined database connections posting messages (rooms spread by id)"},
     {"LOG_LEVEL", CONFIG_STRING, &cfg.log_level, "info", 0, 0, "debug, info, warn or error"},
 };
 

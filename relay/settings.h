@@ -12,7 +12,7 @@ struct settings {
     long long max_message, max_content, history, catchup_max;
     long long rate, rate_burst, abuse_limit, queue_max;
     long long ping_interval_ms, idle_timeout_ms, handshake_timeout_ms, handshake_max;
-    long long max_connections, shutdown_timeout_ms;
+    long long max_connections, shutdown_timeout_ms, db_writers;
     char *allowed_url_prefixes;
     char *log_level;
     char **url_prefixes; /* parsed allowed_url_prefixes, NULL-terminated */

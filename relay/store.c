@@ -1,5 +1,6 @@
-/* store.c -- libpq in non-blocking pipeline mode on the event loop, plus a
- * LISTEN connection. PGresult values never leave this file. */
+/* store.c -- libpq in non-blocking pipeline mode on the event loop (one or
+ * more query connections, each with its own job queue), plus a LISTEN
+ * connection. PGresult values never leave this file. */
 #include "store.h"
 #include "db.h"
 #include "log.h"
@@ -18,9 +19,13 @@
 
 enum pgc_state { PGC_DOWN, PGC_CONNECTING, PGC_UP };
 
+struct job;
+
 struct pgc {
-    const char *name;
+    char name[16];
     bool is_listen;
+    struct job *head, *tail; /* jobs sent on this connection, in order */
+    size_t njobs;
     PGconn *conn;
     int fd;
     enum pgc_state state;
@@ -28,7 +33,6 @@ struct pgc {
     int backoff_ms;
 };
 
-struct job;
 typedef void (*job_done_fn)(struct job *job, PGresult *res);
 
 struct job {
@@ -45,9 +49,9 @@ static struct {
     struct loop *loop;
     char *url;
     struct store_events ev;
-    struct pgc main, listen;
-    struct job *head, *tail;
-    size_t njobs;
+    struct pgc q[STORE_MAX_WRITERS]; /* q[0] also carries every other query */
+    size_t nq;
+    struct pgc listen;
     bool was_up;
 } st;
 
@@ -56,12 +60,25 @@ static void pgc_event(struct loop *loop, int fd, int mask, void *data);
 
 bool store_up(void)
 {
-    return st.main.state == PGC_UP && st.listen.state == PGC_UP;
+    if (st.nq == 0 || st.listen.state != PGC_UP)
+        return false;
+    for (size_t i = 0; i < st.nq; i++)
+        if (st.q[i].state != PGC_UP)
+            return false;
+    return true;
 }
 
 size_t store_pending(void)
 {
-    return st.njobs;
+    size_t n = 0;
+    for (size_t i = 0; i < st.nq; i++)
+        n += st.q[i].njobs;
+    return n;
+}
+
+size_t store_writers(void)
+{
+    return st.nq;
 }
 
 static void report_state(void)
@@ -76,14 +93,14 @@ static void report_state(void)
     }
 }
 
-/* Complete the head job with res (may be NULL: failure). */
-static void job_finish(PGresult *res)
+/* Complete c's head job with res (may be NULL: failure). */
+static void job_finish(struct pgc *c, PGresult *res)
 {
-    struct job *j = st.head;
-    st.head = j->next;
-    if (!st.head)
-        st.tail = NULL;
-    st.njobs--;
+    struct job *j = c->head;
+    c->head = j->next;
+    if (!c->head)
+        c->tail = NULL;
+    c->njobs--;
     metrics_db_roundtrip(loop_now_ms() - j->sent_ms);
     j->done(j, res);
     PQclear(j->res);
@@ -92,12 +109,12 @@ static void job_finish(PGresult *res)
     free(j);
 }
 
-static void fail_all_jobs(void)
+static void fail_all_jobs(struct pgc *c)
 {
-    while (st.head) {
-        PQclear(st.head->res);
-        st.head->res = NULL;
-        job_finish(NULL);
+    while (c->head) {
+        PQclear(c->head->res);
+        c->head->res = NULL;
+        job_finish(c, NULL);
     }
 }
 
@@ -123,7 +140,7 @@ static void pgc_lost(struct pgc *c, const char *why)
     c->fd = -1;
     c->state = PGC_DOWN;
     if (!c->is_listen)
-        fail_all_jobs();
+        fail_all_jobs(c);
     if (c->timer)
         loop_del_timer(st.loop, c->timer);
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : STORE_BACKOFF_MIN_MS;
@@ -229,12 +246,12 @@ static void pgc_connect(struct pgc *c)
 /* Step the head job through result, NULL, PIPELINE_SYNC. */
 static void main_results(struct pgc *c)
 {
-    while (st.head && c->state == PGC_UP && !PQisBusy(c->conn)) {
+    while (c->head && c->state == PGC_UP && !PQisBusy(c->conn)) {
         PGresult *r = PQgetResult(c->conn);
-        struct job *j = st.head;
+        struct job *j = c->head;
         if (r && PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
             PQclear(r);
-            job_finish(j->res);
+            job_finish(c, j->res);
             continue;
         }
         if (!r) {
@@ -295,14 +312,24 @@ static void pgc_event(struct loop *loop, int fd, int mask, void *data)
     }
 }
 
-int store_init(struct loop *loop, const char *url, const struct store_events *events)
+int store_init(struct loop *loop, const char *url, size_t writers,
+               const struct store_events *events)
 {
+    if (writers < 1 || writers > STORE_MAX_WRITERS) {
+        log_error("db: %zu writer connections: must be 1..%d", writers, STORE_MAX_WRITERS);
+        return -1;
+    }
     st.loop = loop;
     st.url = xstrdup(url);
     st.ev = *events;
-    st.main = (struct pgc){.name = "query", .fd = -1};
+    st.nq = writers;
+    for (size_t i = 0; i < st.nq; i++) {
+        st.q[i] = (struct pgc){.fd = -1};
+        snprintf(st.q[i].name, sizeof(st.q[i].name), i ? "writer %zu" : "query", i);
+    }
     st.listen = (struct pgc){.name = "listen", .is_listen = true, .fd = -1};
-    pgc_connect(&st.main);
+    for (size_t i = 0; i < st.nq; i++)
+        pgc_connect(&st.q[i]);
     pgc_connect(&st.listen);
     return 0;
 }
@@ -326,17 +353,18 @@ void store_shutdown(void)
 {
     free(st.url);
     st.url = NULL;
-    pgc_close(&st.main);
+    for (size_t i = 0; i < st.nq; i++)
+        pgc_close(&st.q[i]);
     pgc_close(&st.listen);
-    fail_all_jobs();
+    for (size_t i = 0; i < st.nq; i++)
+        fail_all_jobs(&st.q[i]);
 }
 
-/* Send one statement followed by a sync as a job. */
-static int job_send(const char *sql, int nparams, const char *const *values, job_done_fn done,
-                    void *fn, void *ctx)
+/* Send one statement followed by a sync as a job on connection c. */
+static int job_send_on(struct pgc *c, const char *sql, int nparams, const char *const *values,
+                       job_done_fn done, void *fn, void *ctx)
 {
-    struct pgc *c = &st.main;
-    if (c->state != PGC_UP || st.njobs >= STORE_MAX_JOBS)
+    if (c->state != PGC_UP || c->njobs >= STORE_MAX_JOBS)
         return -1;
     if (!PQsendQueryParams(c->conn, sql, nparams, NULL, values, NULL, NULL, 0) ||
         !PQpipelineSync(c->conn)) {
@@ -349,14 +377,23 @@ static int job_send(const char *sql, int nparams, const char *const *values, job
     j->fn = fn;
     j->ctx = ctx;
     j->sent_ms = loop_now_ms();
-    if (st.tail)
-        st.tail->next = j;
+    if (c->tail)
+        c->tail->next = j;
     else
-        st.head = j;
-    st.tail = j;
-    st.njobs++;
+        c->head = j;
+    c->tail = j;
+    c->njobs++;
     pgc_flush(c);
     return 0;
+}
+
+/* A job on the query connection (every query but the posts). */
+static int job_send(const char *sql, int nparams, const char *const *values, job_done_fn done,
+                    void *fn, void *ctx)
+{
+    if (st.nq == 0)
+        return -1;
+    return job_send_on(&st.q[0], sql, nparams, values, done, fn, ctx);
 }
 
 /* --- result decoding ------------------------------------------------------ */
@@ -544,7 +581,7 @@ static void hash_hex(const unsigned char hash[32], char *out)
         snprintf(out + 2 + 2 * i, 3, "%02x", hash[i]);
 }
 
-int store_post(size_t n, const long long *room_ids, const long long *user_ids,
+int store_post(size_t writer, size_t n, const long long *room_ids, const long long *user_ids,
                const char *const *kinds, const char *const *contents, const char *const *cids,
                const unsigned char (*skey_hashes)[32], store_rows_fn fn, void *ctx)
 {
@@ -566,9 +603,12 @@ int store_post(size_t n, const long long *room_ids, const long long *user_ids,
     char *a_kind = array_literal(kinds, n), *a_content = array_literal(contents, n);
     char *a_cid = array_literal(cids, n), *a_hash = array_literal(hashes, n);
     const char *values[] = {a_room, a_uid, a_kind, a_content, a_cid, a_hash};
-    int rc = job_send("SELECT * FROM chat_post_batch($1::bigint[], $2::bigint[], $3::text[], "
-                      "$4::text[], $5::text[], $6::bytea[])",
-                      6, values, done_post, (void *)fn, ctx);
+    int rc = writer < st.nq
+                 ? job_send_on(&st.q[writer],
+                               "SELECT * FROM chat_post_batch($1::bigint[], $2::bigint[], "
+                               "$3::text[], $4::text[], $5::text[], $6::bytea[])",
+                               6, values, done_post, (void *)fn, ctx)
+                 : -1;
     free(nums), free(rids), free(uids), free(hashes);
     free(a_room), free(a_uid), free(a_kind), free(a_content), free(a_cid), free(a_hash);
     return rc;

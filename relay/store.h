@@ -1,6 +1,7 @@
 /* store.h -- the relay's asynchronous PostgreSQL access on the event loop:
- * one pipelined connection for queries and writes, one for LISTEN, both
- * reconnecting with backoff. Each query is a job whose callback runs on the
+ * one or more pipelined connections for queries and writes (the "writers":
+ * posts go to the writer the caller picks, every other query to writer 0),
+ * one for LISTEN, all reconnecting with backoff. Each query is a job whose callback runs on the
  * loop once its transaction has committed (the pipeline sync came back) or
  * failed. Strings handed to callbacks are borrowed for the call only. */
 #ifndef RELAY_STORE_H
@@ -52,14 +53,22 @@ struct store_events {
     void (*state)(bool up);  /* store_up() changed */
 };
 
-/* Start connecting both connections to url. Returns 0 or -1 (logged). */
-int store_init(struct loop *loop, const char *url, const struct store_events *events);
+/* Most writer connections. */
+#define STORE_MAX_WRITERS 16
+
+/* Start connecting `writers` (1..STORE_MAX_WRITERS) pipelined connections
+ * and the LISTEN connection to url. Returns 0 or -1 (logged). */
+int store_init(struct loop *loop, const char *url, size_t writers,
+               const struct store_events *events);
+
+/* How many writer connections there are (what store_init got). */
+size_t store_writers(void);
 
 /* Fail pending jobs (their callbacks run with status -1), close both
  * connections and free everything. */
 void store_shutdown(void);
 
-/* true when both connections are up. */
+/* true when every connection is up. */
 bool store_up(void);
 
 /* Jobs sent and not yet answered. */
@@ -76,13 +85,14 @@ int store_room_join(const char *name, long long since, long long history, long l
                     store_join_fn fn, void *ctx);
 
 /* Post n messages, each to its room (room_ids[i]), in one transaction (see
- * chat_post_batch in sql/migrations/011): kinds are "text" or "image";
+ * chat_post_batch in sql/migrations/011) on writer connection `writer`
+ * (< store_writers(); batches on one writer commit in the order sent): kinds are "text" or "image";
  * cids entries may be NULL; skey_hashes are the senders' sha256(skey),
  * checked in the same transaction. fn gets one row per input (idx 1..n);
  * seq 0: nothing stored or returned (invalid session). A fresh row (not
  * duplicate, not invalid) has content NULL: the caller has it. The
  * callback runs only after COMMIT (or with -1 when it failed). */
-int store_post(size_t n, const long long *room_ids, const long long *user_ids,
+int store_post(size_t writer, size_t n, const long long *room_ids, const long long *user_ids,
                const char *const *kinds, const char *const *contents, const char *const *cids,
                const unsigned char (*skey_hashes)[32], store_rows_fn fn, void *ctx);
 
