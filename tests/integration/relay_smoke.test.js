@@ -74,3 +74,22 @@ test('smoke: message through relay 1 (via nginx) reaches relay 2, is stored and 
     cb.close();
   }
 });
+
+// Migration 013 replaced the per-row foreign keys of messages with
+// per-statement checks: the same rows must still be refused.
+test('messages keep their references: unknown room or user refused, referenced user or room not deletable', () => {
+  const s = makeSession('refs');
+  const room = `refs-${crypto.randomBytes(4).toString('hex')}`;
+  const [[rid]] = sql(`INSERT INTO rooms (name) VALUES (:'room') RETURNING id`, { room });
+  sql(`INSERT INTO messages (room_id, user_id, kind, content) VALUES (:'rid', :'uid', 'text', 'kept')`,
+    { rid, uid: s.uid });
+  const refused = (query, vars) => assert.throws(() => sql(query, vars), /violates foreign key/);
+  refused(`INSERT INTO messages (room_id, seq, user_id, kind, content)
+           VALUES ((SELECT max(id) + 1000 FROM rooms), 1, :'uid', 'text', 'x')`, { uid: s.uid });
+  refused(`INSERT INTO messages (room_id, user_id, kind, content)
+           VALUES (:'rid', (SELECT max(id) + 1000 FROM users), 'text', 'x')`, { rid });
+  refused(`DELETE FROM users WHERE id = :'uid'`, { uid: s.uid });
+  refused(`DELETE FROM rooms WHERE id = :'rid'`, { rid });
+  const rows = sql(`SELECT seq, content FROM messages WHERE room_id = :'rid' ORDER BY seq`, { rid });
+  assert.deepEqual(rows, [['1', 'kept']]);
+});
