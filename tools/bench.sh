@@ -254,4 +254,12 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$CPU_MODEL" \
     }' >"$OUT/results.json"
 jq -r "$MD_JQ" "$OUT/results.json" >"$OUT/results.md"
 cat "$OUT/results.md"
+# The published run (the default output) also goes into README.md, between
+# the bench markers.
+if [ "$OUT" = "$ROOT/bench" ] && grep -q '<!-- bench:start -->' "$ROOT/README.md"; then
+    awk -v table="$OUT/results.md" '
+        /<!-- bench:start -->/ { print; while ((getline line < table) > 0) if (line !~ /^# /) print line; skip = 1; next }
+        /<!-- bench:end -->/ { skip = 0 }
+        !skip { print }' "$ROOT/README.md" >"$ROOT/README.md.tmp" && mv "$ROOT/README.md.tmp" "$ROOT/README.md"
+fi
 say "results in $OUT/results.json and $OUT/results.md"
