@@ -35,13 +35,14 @@ async function healthz(port) {
 
 // Start a relay with extra environment; resolves to
 // {pid, port, metricsPort, log, stop(), exited (Promise {code, signal})}.
-async function startRelay(extraEnv = {}, { readyTimeout = 20000 } = {}) {
+// binDir: where relay/relay is (default the stack's BIN_DIR).
+async function startRelay(extraEnv = {}, { readyTimeout = 20000, binDir = env.BIN_DIR } = {}) {
   const port = await freePort();
   const metricsPort = await freePort();
   const log = path.join(env.STACK_DIR, 'log', `extra-relay-${port}.log`);
   fs.mkdirSync(path.dirname(log), { recursive: true });
   const fd = fs.openSync(log, 'a');
-  const child = spawn(path.join(env.BIN_DIR, 'relay', 'relay'), [], {
+  const child = spawn(path.join(binDir, 'relay', 'relay'), [], {
     env: Object.assign({}, process.env, {
       DATABASE_URL: env.RELAY_DATABASE_URL,
       RELAY_LISTEN: `127.0.0.1:${port}`,
