@@ -27,6 +27,8 @@ static struct {
     struct loop *loop;
     struct conn *all;
     struct conn *dirty;
+    struct conn *due;    /* open connections waiting for the flush tick */
+    long long due_timer; /* the loop timer serving `due`, 0: none */
     unsigned long long next_id;
     long long counted;
     struct conn *buckets[CONN_BUCKETS];
@@ -46,6 +48,9 @@ void conn_module_free(void)
     while (cs.all)
         conn_destroy(cs.all);
     cs.dirty = NULL;
+    if (cs.due_timer)
+        loop_del_timer(cs.loop, cs.due_timer);
+    cs.due_timer = 0;
 }
 
 long long conn_count(void)
@@ -142,8 +147,24 @@ static void conn_uncount(struct conn *c)
     }
 }
 
+/* Take c off the flush-due list (if it is on it). */
+static void conn_undue(struct conn *c)
+{
+    if (!c->due)
+        return;
+    if (c->due_prev)
+        c->due_prev->due_next = c->due_next;
+    else
+        cs.due = c->due_next;
+    if (c->due_next)
+        c->due_next->due_prev = c->due_prev;
+    c->due = false;
+    c->due_prev = c->due_next = NULL;
+}
+
 static void conn_destroy(struct conn *c)
 {
+    conn_undue(c);
     room_leave(c);
     conn_uncount(c);
     conn_unlink(c);
@@ -311,6 +332,7 @@ static void conn_flush(struct conn *c)
     if (c->state == CONN_DEAD)
         return;
     if (c->out.bytes) {
+        c->last_flush_ms = loop_now_ms();
         ssize_t w = outq_write(&c->out, c->fd);
         if (w < 0) {
             log_info("conn=%llu peer=%s uid=%lld write: %s", c->id, c->peer, c->uid,
@@ -621,8 +643,54 @@ void conn_opened(struct conn *c)
 
 /* --- the loop's hooks ------------------------------------------------------------ */
 
+/* The flush tick: write every connection on the flush-due list. */
+static long long conn_due_tick(struct loop *loop, long long id, void *data)
+{
+    (void)loop, (void)id, (void)data;
+    cs.due_timer = 0;
+    while (cs.due) {
+        struct conn *c = cs.due;
+        conn_undue(c);
+        conn_flush(c);
+    }
+    return -1;
+}
+
+/* Put c on the flush-due list; arm the tick for the next boundary of the
+ * interval (on the monotonic clock) when it is not armed yet. */
+static void conn_defer(struct conn *c, long long now)
+{
+    if (c->due)
+        return;
+    c->due = true;
+    c->due_prev = NULL;
+    c->due_next = cs.due;
+    if (cs.due)
+        cs.due->due_prev = c;
+    cs.due = c;
+    if (!cs.due_timer) {
+        long long delay = cfg.flush_interval_ms - now % cfg.flush_interval_ms;
+        cs.due_timer = loop_add_timer(cs.loop, delay, conn_due_tick, NULL);
+    }
+}
+
+/* Write c now, leave it to EPOLLOUT, or defer it to the flush tick. */
+static void conn_flush_or_defer(struct conn *c, long long now)
+{
+    if (c->state != CONN_OPEN || cfg.flush_interval_ms == 0 || !c->out.bytes) {
+        conn_flush(c);
+    } else if (c->write_armed) {
+        /* socket full: EPOLLOUT writes it */
+    } else if (now - c->last_flush_ms >= cfg.flush_interval_ms) {
+        conn_flush(c);
+    } else {
+        conn_defer(c, now);
+    }
+}
+
 void conn_before_sleep(void)
 {
+    long long now = loop_now_ms();
     for (int round = 0; round < 4 && cs.dirty; round++) {
         struct conn *list = cs.dirty;
         cs.dirty = NULL;
@@ -633,7 +701,7 @@ void conn_before_sleep(void)
             if (c->state == CONN_DEAD)
                 conn_destroy(c);
             else
-                conn_flush(c);
+                conn_flush_or_defer(c, now);
         }
     }
 }

@@ -74,6 +74,9 @@ struct conn {
     /* bookkeeping */
     struct rate_bucket rate;
     long long created_ms, last_rx_ms, last_ping_ms, deadline_ms;
+    long long last_flush_ms; /* last write attempt of queued bytes */
+    bool due;                /* on the flush-due list (waits for the tick) */
+    struct conn *due_prev, *due_next;
     size_t read_budget;
     struct conn *prev, *next, *dirty_next, *hash_next;
 };
@@ -112,7 +115,11 @@ void conn_free_async(struct conn *c);
 /* Called by the room when a joining connection becomes open. */
 void conn_opened(struct conn *c);
 
-/* Write pending output of connections touched this turn, free dead ones. */
+/* Write pending output of connections touched this turn, free dead ones.
+ * An open connection written less than RELAY_FLUSH_INTERVAL ago is put on
+ * the flush-due list instead: one loop timer writes that list at the next
+ * interval boundary, so a busy connection gets many frames per writev
+ * while a quiet one is still written at once. */
 void conn_before_sleep(void);
 
 /* Timers: handshake and idle timeouts, pings, close deadlines. */
