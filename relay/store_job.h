@@ -1,0 +1,40 @@
+/* store_job.h -- private to the store module (store.c, store_query.c): a
+ * job is one statement plus a sync sent on a pipelined connection; its
+ * `done` function decodes the result and calls the caller's callback. Not
+ * for other files: PGresult never leaves the store module. */
+#ifndef RELAY_STORE_JOB_H
+#define RELAY_STORE_JOB_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+struct job;
+
+/* Called once per job on the loop: res is the statement's result (owned
+ * and cleared by store.c after the call), or NULL when the job failed
+ * (connection lost, shutdown). */
+typedef void (*job_done_fn)(struct job *job, PGresult *res);
+
+struct job {
+    struct job *next;
+    job_done_fn done;
+    void *fn;  /* the caller's callback, cast back by `done` */
+    void *ctx; /* the caller's context, passed to fn */
+    PGresult *res;
+    int phase;
+    long long sent_ms;
+};
+
+/* Send sql with nparams text parameters (copied by libpq) as a job on
+ * writer 0 (every query but the posts). Returns 0 (done will be called), or
+ * -1 when there is no writer, it is down or its queue is full (done is not
+ * called). */
+int job_send(const char *sql, int nparams, const char *const *values, job_done_fn done, void *fn,
+             void *ctx);
+
+/* The same on writer connection `writer`; -1 also when writer >=
+ * store_writers(). */
+int job_send_writer(size_t writer, const char *sql, int nparams, const char *const *values,
+                    job_done_fn done, void *fn, void *ctx);
+
+#endif

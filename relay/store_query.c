@@ -1,0 +1,282 @@
+/* store_query.c -- the relay's queries: the SQL of each store_* request
+ * (session lookup, room join, post batch, fetch, room counter, notify), the
+ * decoding of their results into store.h's structs, and the array literals
+ * their parameters need. Jobs are sent through store.c's pipeline
+ * (store_job.h). PGresult values never leave store.c and this file. */
+#include "db.h"
+#include "log.h"
+#include "store.h"
+#include "store_job.h"
+#include "util.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- result decoding ------------------------------------------------------ */
+
+static const char *val(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+static long long num(const PGresult *r, int row, int col)
+{
+    const char *v = val(r, row, col);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+static bool res_ok(const PGresult *r, const char *what)
+{
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
+        return true;
+    if (r)
+        log_error("db: %s failed: %s", what, db_result_error(r));
+    return false;
+}
+
+/* Decode columns from `col`: seq, user_id, nickname, avatar_url, kind,
+ * content, cid, time_ms. */
+static void decode_row(const PGresult *r, int row, int col, struct store_row *out)
+{
+    out->seq = num(r, row, col);
+    out->user_id = num(r, row, col + 1);
+    out->nickname = val(r, row, col + 2) ? val(r, row, col + 2) : "";
+    out->avatar_url = val(r, row, col + 3) ? val(r, row, col + 3) : "";
+    const char *kind = val(r, row, col + 4);
+    out->image = kind && strcmp(kind, "image") == 0;
+    out->content = val(r, row, col + 5) ? val(r, row, col + 5) : "";
+    out->cid = val(r, row, col + 6);
+    out->time_ms = num(r, row, col + 7);
+}
+
+static void done_session(struct job *j, PGresult *r)
+{
+    store_session_fn fn = (store_session_fn)j->fn;
+    if (!res_ok(r, "session lookup")) {
+        fn(j->ctx, -1, NULL);
+        return;
+    }
+    if (PQntuples(r) < 1) {
+        fn(j->ctx, 1, NULL);
+        return;
+    }
+    struct store_session s = {
+        .session_id = val(r, 0, 0) ? val(r, 0, 0) : "",
+        .user_id = num(r, 0, 1),
+        .nickname = val(r, 0, 2) ? val(r, 0, 2) : "",
+        .avatar_url = val(r, 0, 3) ? val(r, 0, 3) : "",
+        .expires_ms = num(r, 0, 4),
+        .revoked = val(r, 0, 5) && val(r, 0, 5)[0] == 't',
+    };
+    fn(j->ctx, 0, &s);
+}
+
+int store_session_lookup(const unsigned char hash[32], store_session_fn fn, void *ctx)
+{
+    char hex[2 + 64 + 1] = "\\x";
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 + 2 * i, 3, "%02x", hash[i]);
+    const char *values[] = {hex};
+    return job_send("SELECT session_id, user_id, nickname, avatar_url, "
+                    "(extract(epoch FROM expires_at) * 1000)::bigint, revoked "
+                    "FROM chat_session_lookup($1::bytea)",
+                    1, values, done_session, (void *)fn, ctx);
+}
+
+static void done_join(struct job *j, PGresult *r)
+{
+    store_join_fn fn = (store_join_fn)j->fn;
+    if (!res_ok(r, "room join") || PQntuples(r) < 1) {
+        fn(j->ctx, -1, NULL, NULL, 0);
+        return;
+    }
+    struct store_room room = {num(r, 0, 0), num(r, 0, 1), val(r, 0, 2) ? val(r, 0, 2) : ""};
+    int n = PQntuples(r);
+    struct store_row *rows = xcalloc((size_t)n, sizeof(*rows));
+    size_t k = 0;
+    for (int i = 0; i < n; i++)
+        if (val(r, i, 3))
+            decode_row(r, i, 3, &rows[k++]);
+    fn(j->ctx, 0, &room, rows, k);
+    free(rows);
+}
+
+int store_room_join(const char *name, long long since, long long history, long long limit,
+                    store_join_fn fn, void *ctx)
+{
+    char s[24], h[24], l[24];
+    snprintf(s, sizeof(s), "%lld", since);
+    snprintf(h, sizeof(h), "%lld", history);
+    snprintf(l, sizeof(l), "%lld", limit);
+    const char *values[] = {name, s, h, l};
+    return job_send("SELECT * FROM chat_room_join($1, $2::bigint, $3::bigint, $4::bigint)", 4,
+                    values, done_join, (void *)fn, ctx);
+}
+
+static void done_rows(struct job *j, PGresult *r, int col, const char *what)
+{
+    store_rows_fn fn = (store_rows_fn)j->fn;
+    if (!res_ok(r, what)) {
+        fn(j->ctx, -1, NULL, 0);
+        return;
+    }
+    int n = PQntuples(r);
+    struct store_row *rows = xcalloc((size_t)n + 1, sizeof(*rows));
+    for (int i = 0; i < n; i++) {
+        if (col > 0) {
+            rows[i].idx = (int)num(r, i, 0);
+            rows[i].duplicate = val(r, i, 1) && val(r, i, 1)[0] == 't';
+            rows[i].invalid = val(r, i, 2) && val(r, i, 2)[0] == 't';
+            rows[i].room = val(r, i, 3);
+        }
+        decode_row(r, i, col, &rows[i]);
+        if (col > 0 && !rows[i].duplicate && !val(r, i, col + 5))
+            rows[i].content = NULL; /* a fresh post: the caller has the content */
+    }
+    fn(j->ctx, 0, rows, (size_t)n);
+    free(rows);
+}
+
+static void done_post(struct job *j, PGresult *r)
+{
+    done_rows(j, r, 4, "post");
+}
+
+static void done_fetch(struct job *j, PGresult *r)
+{
+    done_rows(j, r, 0, "fetch");
+}
+
+/* Append a PostgreSQL array literal element (quoted, escaped) or NULL. */
+static void array_add(char **buf, size_t *len, size_t *cap, const char *v, bool first)
+{
+    size_t need = (v ? 2 * strlen(v) : 0) + 8;
+    if (*len + need >= *cap) {
+        *cap = (*len + need) * 2;
+        *buf = xrealloc(*buf, *cap);
+    }
+    char *p = *buf + *len;
+    if (!first)
+        *p++ = ',';
+    if (!v) {
+        memcpy(p, "NULL", 4);
+        p += 4;
+    } else {
+        *p++ = '"';
+        for (const char *s = v; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *p++ = '\\';
+            *p++ = *s;
+        }
+        *p++ = '"';
+    }
+    *len = (size_t)(p - *buf);
+}
+
+/* A text[] literal of n strings (entries may be NULL); malloc'ed. */
+static char *array_literal(const char *const *items, size_t n)
+{
+    size_t cap = 64, len = 1;
+    char *buf = xmalloc(cap);
+    buf[0] = '{';
+    for (size_t i = 0; i < n; i++)
+        array_add(&buf, &len, &cap, items[i], i == 0);
+    if (len + 2 > cap)
+        buf = xrealloc(buf, len + 2);
+    buf[len] = '}';
+    buf[len + 1] = '\0';
+    return buf;
+}
+
+/* "\\x<hex>" bytea input for a 32-byte hash, into out[67]. */
+static void hash_hex(const unsigned char hash[32], char *out)
+{
+    out[0] = '\\';
+    out[1] = 'x';
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 + 2 * i, 3, "%02x", hash[i]);
+}
+
+int store_post(size_t writer, size_t n, const long long *room_ids, const long long *user_ids,
+               const char *const *kinds, const char *const *contents, const char *const *cids,
+               const unsigned char (*skey_hashes)[32], store_rows_fn fn, void *ctx)
+{
+    /* Numbers and hashes are formatted into one buffer (no malloc each). */
+    char *nums = xmalloc(n * (24 + 24 + 67) + 1);
+    const char **rids = xcalloc(n + 1, sizeof(*rids)), **uids = xcalloc(n + 1, sizeof(*uids));
+    const char **hashes = xcalloc(n + 1, sizeof(*hashes));
+    char *p = nums;
+    for (size_t i = 0; i < n; i++) {
+        rids[i] = p;
+        p += snprintf(p, 24, "%lld", room_ids[i]) + 1;
+        uids[i] = p;
+        p += snprintf(p, 24, "%lld", user_ids[i]) + 1;
+        hashes[i] = p;
+        hash_hex(skey_hashes[i], p);
+        p += 67;
+    }
+    char *a_room = array_literal(rids, n), *a_uid = array_literal(uids, n);
+    char *a_kind = array_literal(kinds, n), *a_content = array_literal(contents, n);
+    char *a_cid = array_literal(cids, n), *a_hash = array_literal(hashes, n);
+    const char *values[] = {a_room, a_uid, a_kind, a_content, a_cid, a_hash};
+    int rc = job_send_writer(writer,
+                             "SELECT * FROM chat_post_batch($1::bigint[], $2::bigint[], "
+                             "$3::text[], $4::text[], $5::text[], $6::bytea[])",
+                             6, values, done_post, (void *)fn, ctx);
+    free(nums), free(rids), free(uids), free(hashes);
+    free(a_room), free(a_uid), free(a_kind), free(a_content), free(a_cid), free(a_hash);
+    return rc;
+}
+
+int store_fetch(long long room_id, long long after, long long upto, store_rows_fn fn, void *ctx)
+{
+    char r[24], a[24], u[24];
+    snprintf(r, sizeof(r), "%lld", room_id);
+    snprintf(a, sizeof(a), "%lld", after);
+    snprintf(u, sizeof(u), "%lld", upto);
+    const char *values[] = {r, a, u};
+    return job_send("SELECT m.seq, m.user_id, u.nickname, u.avatar_url, m.kind, m.content, m.cid, "
+                    "(extract(epoch FROM m.created_at) * 1000)::bigint "
+                    "FROM messages m LEFT JOIN users u ON u.id = m.user_id "
+                    "WHERE m.room_id = $1::bigint AND m.seq > $2::bigint AND m.seq <= $3::bigint "
+                    "ORDER BY m.seq",
+                    3, values, done_fetch, (void *)fn, ctx);
+}
+
+static void done_value(struct job *j, PGresult *r)
+{
+    store_value_fn fn = (store_value_fn)j->fn;
+    if (!res_ok(r, "room counter") || PQntuples(r) < 1)
+        fn(j->ctx, -1, 0);
+    else
+        fn(j->ctx, 0, num(r, 0, 0));
+}
+
+int store_room_last(long long room_id, store_value_fn fn, void *ctx)
+{
+    char r[24];
+    snprintf(r, sizeof(r), "%lld", room_id);
+    const char *values[] = {r};
+    return job_send("SELECT last_seq FROM rooms WHERE id = $1::bigint", 1, values, done_value,
+                    (void *)fn, ctx);
+}
+
+static void done_notify(struct job *j, PGresult *r)
+{
+    (void)j;
+    res_ok(r, "notify");
+}
+
+int store_notify(const char *channel, const char *const *payloads, size_t n)
+{
+    if (n == 0)
+        return 0;
+    char *arr = array_literal(payloads, n);
+    const char *values[] = {channel, arr};
+    int rc = job_send("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", 2, values,
+                      done_notify, NULL, NULL);
+    free(arr);
+    return rc;
+}
