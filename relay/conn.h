@@ -1,7 +1,9 @@
 /* conn.h -- one client connection: the HTTP upgrade, the WebSocket session
  * (wslay for framing) and its explicit states, output queue, timers and
  * asynchronous freeing. A connection is never freed inside its own
- * callbacks: conn_free_async() marks it and conn_before_sleep() frees it. */
+ * callbacks: conn_free_async() marks it and conn_before_sleep() frees it.
+ * This header is conn.c's (states, lifecycle, timers); the output side
+ * (conn_out.c) is declared in conn_out.h, included at the end. */
 #ifndef RELAY_CONN_H
 #define RELAY_CONN_H
 
@@ -92,20 +94,6 @@ struct conn *conn_create(int fd, const char *peer);
 /* The live connection with this id, or NULL. */
 struct conn *conn_find(unsigned long long id);
 
-/* Queue a text frame with a copy of the JSON text (takes ownership of
- * `json`, a malloc'ed string) in the stream order. */
-void conn_send_json(struct conn *c, char *json, size_t len);
-
-/* Queue a shared frame. When the queue would exceed RELAY_QUEUE_MAX the
- * connection is closed with 4008 instead. Returns 0, or -1 when closed. */
-int conn_send_frame(struct conn *c, struct frame *f);
-
-/* Send {"type":"error",...} (cid may be NULL). */
-void conn_send_error(struct conn *c, const char *code, const char *msg, const char *cid);
-
-/* Send ERR_INVALID_SESSION and close with 4401. */
-void conn_reject_session(struct conn *c, const char *msg);
-
 /* Queue a close frame with code and reason and stop taking messages. */
 void conn_close(struct conn *c, int code, const char *reason);
 
@@ -114,13 +102,6 @@ void conn_free_async(struct conn *c);
 
 /* Called by the room when a joining connection becomes open. */
 void conn_opened(struct conn *c);
-
-/* Write pending output of connections touched this turn, free dead ones.
- * An open connection written less than RELAY_FLUSH_INTERVAL ago is put on
- * the flush-due list instead: one loop timer writes that list at the next
- * interval boundary, so a busy connection gets many frames per writev
- * while a quiet one is still written at once. */
-void conn_before_sleep(void);
 
 /* Timers: handshake and idle timeouts, pings, close deadlines. */
 void conn_sweep(long long now_ms);
@@ -141,7 +122,27 @@ void conn_handle_request(struct conn *c, size_t head_len);
 /* Switch to WebSocket after the 101 answer; returns 0 or -1 (closed). */
 int conn_start_websocket(struct conn *c);
 
-/* Queue raw bytes (an HTTP answer) and close once they are written. */
-void conn_send_http(struct conn *c, const char *bytes, size_t len);
+/* --- within the connection module (conn_out.c, conn_ws.c) ------------------- */
+
+/* How long a closing connection (close frame or HTTP answer queued) may
+ * take before it is freed. */
+#define CONN_CLOSE_TIMEOUT_MS 5000
+
+/* Set the poll mask from c's state: read unless it is paused (CONN_AUTH,
+ * CONN_JOINING), write while a write is armed and output is queued. No-op
+ * for a dead connection. */
+void conn_update_mask(struct conn *c);
+
+/* Free c now: leave its room, uncount, unlink, unwatch and close the
+ * socket, free everything it owns. Only at a safe point (never inside c's
+ * own callbacks). */
+void conn_destroy(struct conn *c);
+
+/* Close after a violation wslay gave up on without a close frame: queue
+ * the close frame with `code` ourselves (stream order kept), leave the
+ * room, drop pending frames and enter CONN_CLOSING. */
+void conn_close_raw(struct conn *c, int code);
+
+#include "conn_out.h"
 
 #endif
