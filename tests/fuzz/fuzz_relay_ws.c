@@ -1,10 +1,10 @@
 /* fuzz_relay_ws.c -- libFuzzer target for the relay's WebSocket side: the
  * input is what a client sends after the 101 answer.
  *
- * conn.c cannot be driven without sockets: its wslay callbacks are static,
+ * The connection code (conn.c, conn_ws.c) cannot be driven without sockets: its wslay callbacks are static,
  * a connection needs the event loop and a file descriptor, and it reaches
  * CONN_OPEN only through a PostgreSQL session lookup and room join. So this
- * target rebuilds conn.c's glue around the same pieces, the way wslay's own
+ * target rebuilds conn_ws.c's wslay glue around the same pieces, the way wslay's own
  * tests do: a wslay server context reads the input through a scripted recv
  * callback (returning "would block" at points derived from the input, as a
  * socket does between reads), wslay's output and our frames go into one
