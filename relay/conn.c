@@ -102,7 +102,7 @@ static void conn_unlink(struct conn *c)
         *pp = c->hash_next;
 }
 
-static void conn_pending_clear(struct conn *c)
+void conn_pending_clear(struct conn *c)
 {
     while (c->pend_head) {
         struct conn_pending *p = c->pend_head;

@@ -110,6 +110,9 @@ void conn_sweep(long long now_ms);
 void conn_close_all(void);
 bool conn_none_left(void);
 
+/* Drop the live frames held for c while it was joining (room.c, conn.c). */
+void conn_pending_clear(struct conn *c);
+
 /* Close with 4401 every connection of a revoked session. */
 void conn_revoke_session(const char *session_id);
 

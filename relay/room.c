@@ -417,14 +417,7 @@ void room_leave(struct conn *c)
     if (!r)
         return;
     room_unlink_member(r, c);
-    while (c->pend_head) {
-        struct conn_pending *p = c->pend_head;
-        c->pend_head = p->next;
-        frame_unref(p->frame);
-        free(p);
-    }
-    c->pend_tail = NULL;
-    c->pend_bytes = 0;
+    conn_pending_clear(c);
     if (c->joined) {
         c->joined = false;
         r->local_count--;
