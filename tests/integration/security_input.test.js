@@ -14,7 +14,8 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
-const { env, sql, http, wxCode, MAGIC } = require('../lib/harness');
+const { env, sql, http, MAGIC } = require('../lib/harness');
+const { loginAs } = require('../lib/fixtures');
 const { roomMessages } = require('../lib/sessions');
 const { ChatClient, RawConn, closeAll, uniqueRoom, newCid, isChat } = require('../lib/chat-client');
 
@@ -34,15 +35,7 @@ const SQLI = [
   "%27%3B%20DROP%20TABLE%20users%3B--",
 ];
 
-async function login(user) {
-  const iss = await wxCode(user);
-  const res = await http('GET', '/login', {
-    headers: { 'X-WX-Code': iss.code, 'X-WX-Encrypted-Data': iss.encryptedData, 'X-WX-IV': iss.iv },
-  });
-  assert.equal(res.status, 200, res.text);
-  const { id, skey } = res.json.session;
-  return { uid: res.json.userInfo.uid, id, skey, openid: iss.openid, headers: { 'X-WX-Id': id, 'X-WX-Skey': skey } };
-}
+const login = loginAs;
 
 // What an injection would destroy: table row counts and a canary row.
 function dbState() {

@@ -8,24 +8,15 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { sql, http, wxCode, MAGIC } = require('../lib/harness');
+const { sql, http, MAGIC } = require('../lib/harness');
+const { loginAs } = require('../lib/fixtures');
 const { roomMessages } = require('../lib/sessions');
 const { ChatClient, closeAll, uniqueRoom, newCid, isChat } = require('../lib/chat-client');
 
 const RUN = crypto.randomBytes(3).toString('hex');
 const sha256hex = (s) => crypto.createHash('sha256').update(s).digest('hex');
 
-// A real login (wafer /login with encrypted data): {uid, id, skey, nickName, openid, headers}.
-async function login(user) {
-  const iss = await wxCode(user);
-  const res = await http('GET', '/login', {
-    headers: { 'X-WX-Code': iss.code, 'X-WX-Encrypted-Data': iss.encryptedData, 'X-WX-IV': iss.iv },
-  });
-  assert.equal(res.status, 200, res.text);
-  const { id, skey } = res.json.session;
-  return { uid: res.json.userInfo.uid, id, skey, nickName: res.json.userInfo.nickName,
-           avatarUrl: res.json.userInfo.avatarUrl, openid: iss.openid, headers: { 'X-WX-Id': id, 'X-WX-Skey': skey } };
-}
+const login = loginAs;
 
 function assertInvalidSession(res, what) {
   assert.equal(res.status, 401, `${what}: ${res.text}`);

@@ -10,6 +10,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const { env, http, wxCode, MAGIC } = require('../lib/harness');
+const { loginAs } = require('../lib/fixtures');
 const { makePng } = require('../lib/png');
 
 const RUN = crypto.randomBytes(3).toString('hex');
@@ -43,14 +44,8 @@ const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 // --- requests ----------------------------------------------------------------------
 
-async function login(user) {
-  const iss = await wxCode(user);
-  const res = await http('GET', '/login', {
-    headers: { 'X-WX-Code': iss.code, 'X-WX-Encrypted-Data': iss.encryptedData, 'X-WX-IV': iss.iv },
-  });
-  assert.equal(res.status, 200, res.text);
-  return { 'X-WX-Id': res.json.session.id, 'X-WX-Skey': res.json.session.skey };
-}
+// The session headers of a fresh real login.
+const login = async (user) => (await loginAs(user)).headers;
 
 // A multipart body; parts: [{name, filename?, type?, data}].
 function multipart(boundary, parts, { close = true } = {}) {

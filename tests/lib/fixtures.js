@@ -5,7 +5,7 @@
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { sql } = require('./harness');
+const { sql, http, wxCode } = require('./harness');
 
 // A function giving user names unique to this run: uname('tag') -> "tag-1a2b3c-1".
 function userNamer() {
@@ -40,6 +40,19 @@ function assertJsonAnswer(res) {
 const requestTrail = (c, from = 0) =>
   c.shim.requests.slice(from).map((r) => `${r.method} ${new URL(r.url).pathname} ${r.statusCode}`);
 
+// A real login through nginx (wafer /login with encrypted data from the
+// stand-in): {uid, id, skey, nickName, avatarUrl, openid, headers}.
+async function loginAs(user) {
+  const iss = await wxCode(user);
+  const res = await http('GET', '/login', {
+    headers: { 'X-WX-Code': iss.code, 'X-WX-Encrypted-Data': iss.encryptedData, 'X-WX-IV': iss.iv },
+  });
+  assert.equal(res.status, 200, res.text);
+  const { id, skey } = res.json.session;
+  const { uid, nickName, avatarUrl } = res.json.userInfo;
+  return { uid, id, skey, nickName, avatarUrl, openid: iss.openid, headers: { 'X-WX-Id': id, 'X-WX-Skey': skey } };
+}
+
 const SDK_SESSION_KEY = 'weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A';
 
-module.exports = { userNamer, sessionRow, uidOf, assertJsonAnswer, requestTrail, SDK_SESSION_KEY };
+module.exports = { userNamer, sessionRow, uidOf, assertJsonAnswer, requestTrail, loginAs, SDK_SESSION_KEY };
