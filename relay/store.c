@@ -118,22 +118,30 @@ static long long retry_timer(struct loop *loop, long long id, void *data)
     return -1;
 }
 
-/* Drop the connection and schedule a reconnect. */
-static void pgc_lost(struct pgc *c, const char *why)
+/* Close the connection (if any) and cancel its timer; c is left DOWN. */
+static void pgc_close(struct pgc *c)
 {
+    if (c->timer)
+        loop_del_timer(st.loop, c->timer);
+    c->timer = 0;
     if (c->conn) {
-        log_warn("db: %s connection lost: %s", c->name, why);
         if (c->fd >= 0)
             loop_unwatch(st.loop, c->fd);
         PQfinish(c->conn);
-        c->conn = NULL;
     }
+    c->conn = NULL;
     c->fd = -1;
     c->state = PGC_DOWN;
+}
+
+/* Drop the connection and schedule a reconnect. */
+static void pgc_lost(struct pgc *c, const char *why)
+{
+    if (c->conn)
+        log_warn("db: %s connection lost: %s", c->name, why);
+    pgc_close(c);
     if (!c->is_listen)
         fail_all_jobs(c);
-    if (c->timer)
-        loop_del_timer(st.loop, c->timer);
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : STORE_BACKOFF_MIN_MS;
     if (c->backoff_ms > STORE_BACKOFF_MAX_MS)
         c->backoff_ms = STORE_BACKOFF_MAX_MS;
@@ -323,21 +331,6 @@ int store_init(struct loop *loop, const char *url, size_t writers,
         pgc_connect(&st.q[i]);
     pgc_connect(&st.listen);
     return 0;
-}
-
-static void pgc_close(struct pgc *c)
-{
-    if (c->timer)
-        loop_del_timer(st.loop, c->timer);
-    c->timer = 0;
-    if (c->conn) {
-        if (c->fd >= 0)
-            loop_unwatch(st.loop, c->fd);
-        PQfinish(c->conn);
-    }
-    c->conn = NULL;
-    c->fd = -1;
-    c->state = PGC_DOWN;
 }
 
 void store_shutdown(void)
