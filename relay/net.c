@@ -1,4 +1,4 @@
-/* net.c -- listening and accepting TCP sockets. */
+/* net.c -- listening on TCP or Unix-domain stream sockets, accepting. */
 #include "net.h"
 #include "log.h"
 
@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#define UNIX_PREFIX "unix:"
 
 /* Split "host:port" / "[v6]:port" into host (may be "") and port. */
 static int split_addr(const char *addr, char *host, size_t hcap, char *port, size_t pcap)
@@ -30,8 +34,44 @@ static int split_addr(const char *addr, char *host, size_t hcap, char *port, siz
     return 0;
 }
 
+/* Listen on the Unix-domain socket at path. A socket file left by an
+ * earlier run is replaced; any other file there is an error. The socket is
+ * made connectable by every local user (mode 0666), like a loopback port,
+ * so that nginx's unprivileged workers reach it. */
+static int net_listen_unix(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (!*path || strlen(path) >= sizeof(sa.sun_path)) {
+        log_error("listen: bad socket path \"%s\" (1 to %zu bytes)", path, sizeof(sa.sun_path) - 1);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            log_error("listen: %s exists and is not a socket", path);
+            return -1;
+        }
+        if (unlink(path) < 0) {
+            log_error("listen: removing the old socket %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
+        listen(fd, 1024) < 0) {
+        log_error("listen: unix:%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int net_listen(const char *addr)
 {
+    if (strncmp(addr, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0)
+        return net_listen_unix(addr + strlen(UNIX_PREFIX));
     char host[256], port[16];
     if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
         log_error("listen: bad address \"%s\" (want host:port)", addr);
@@ -69,6 +109,10 @@ int net_accept(int lfd, char *peer, size_t peerlen)
     } while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -1;
+    if (ss.ss_family == AF_UNIX) {
+        snprintf(peer, peerlen, "unix");
+        return fd;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     char ip[INET6_ADDRSTRLEN] = "?";

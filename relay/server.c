@@ -22,17 +22,21 @@
 /* Sockets beyond the WebSocket cap allowed for handshakes in progress. */
 #define SERVER_HANDSHAKE_SLACK 1024
 
+/* Listening sockets: RELAY_LISTEN names up to this many addresses. */
+#define SERVER_LISTEN_MAX 4
+
 static struct {
     struct loop *loop;
-    int fd;
+    int fds[SERVER_LISTEN_MAX];
+    size_t nfds;
     bool stopping;
-} sv = {.fd = -1};
+} sv;
 
 static long long resume_accepting(struct loop *loop, long long id, void *data)
 {
     (void)id, (void)data;
-    if (sv.fd >= 0)
-        loop_set_mask(loop, sv.fd, LOOP_READ);
+    for (size_t i = 0; i < sv.nfds; i++)
+        loop_set_mask(loop, sv.fds[i], LOOP_READ);
     return -1;
 }
 
@@ -46,7 +50,8 @@ static void server_accept(struct loop *loop, int fd, int mask, void *data)
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 /* out of descriptors: pause for a moment instead of spinning */
                 log_warn("accept: %s; pausing accepts for 100 ms", strerror(errno));
-                loop_set_mask(loop, fd, 0);
+                for (size_t k = 0; k < sv.nfds; k++)
+                    loop_set_mask(loop, sv.fds[k], 0);
                 loop_add_timer(loop, 100, resume_accepting, NULL);
             }
             return;
@@ -60,29 +65,48 @@ static void server_accept(struct loop *loop, int fd, int mask, void *data)
     }
 }
 
-int server_listen(struct loop *loop, const char *addr)
+/* Listen on one address and watch it. */
+static int server_listen_one(const char *addr)
 {
-    sv.loop = loop;
-    sv.fd = net_listen(addr);
-    if (sv.fd < 0)
-        return -1;
-    if (loop_watch(loop, sv.fd, LOOP_READ, server_accept, NULL) < 0) {
-        close(sv.fd);
-        sv.fd = -1;
+    if (sv.nfds == SERVER_LISTEN_MAX) {
+        log_error("listen: more than %d addresses in RELAY_LISTEN", SERVER_LISTEN_MAX);
         return -1;
     }
+    int fd = net_listen(addr);
+    if (fd < 0)
+        return -1;
+    if (loop_watch(sv.loop, fd, LOOP_READ, server_accept, NULL) < 0) {
+        close(fd);
+        return -1;
+    }
+    sv.fds[sv.nfds++] = fd;
     log_info("listening on %s", addr);
     return 0;
+}
+
+int server_listen(struct loop *loop, const char *addrs)
+{
+    sv.loop = loop;
+    char *list = xstrdup(addrs), *save = NULL;
+    int rc = 0;
+    for (char *a = strtok_r(list, ",", &save); a && rc == 0; a = strtok_r(NULL, ",", &save))
+        rc = server_listen_one(a);
+    if (rc == 0 && sv.nfds == 0) {
+        log_error("listen: RELAY_LISTEN names no address");
+        rc = -1;
+    }
+    free(list);
+    return rc;
 }
 
 void server_stop_accepting(void)
 {
     sv.stopping = true;
-    if (sv.fd >= 0) {
-        loop_unwatch(sv.loop, sv.fd);
-        close(sv.fd);
-        sv.fd = -1;
+    for (size_t i = 0; i < sv.nfds; i++) {
+        loop_unwatch(sv.loop, sv.fds[i]);
+        close(sv.fds[i]);
     }
+    sv.nfds = 0;
 }
 
 static void answer(struct conn *c, const char *status, const char *extra, const char *body)

@@ -8,8 +8,9 @@
 
 #include <stdbool.h>
 
-/* Listen on addr. Returns 0 or -1 (logged). */
-int server_listen(struct loop *loop, const char *addr);
+/* Listen on every address of addrs, a comma-separated list of "host:port"
+ * and "unix:/path" (at most 4). Returns 0 or -1 (logged). */
+int server_listen(struct loop *loop, const char *addrs);
 
 /* Stop accepting (close the listener); upgrades are refused from now on. */
 void server_stop_accepting(void);

@@ -15,7 +15,7 @@ static const struct config_option options[] = {
     {"DATABASE_URL", CONFIG_STRING, &cfg.database_url, "", 0, 0,
      "PostgreSQL URL for the chat_relay role (required)"},
     {"RELAY_LISTEN", CONFIG_STRING, &cfg.listen, "127.0.0.1:8081", 0, 0,
-     "address:port for WebSocket upgrades and /healthz"},
+     "host:port and/or unix:/path (comma-separated, up to 4) for WebSocket upgrades and /healthz"},
     {"RELAY_METRICS_LISTEN", CONFIG_STRING, &cfg.metrics_listen, "127.0.0.1:9101", 0, 0,
      "address:port for GET /metrics (empty disables)"},
     {"RELAY_MAX_MESSAGE", CONFIG_SIZE, &cfg.max_message, "64K", 256, GIB,

@@ -66,6 +66,7 @@ export STANDIN_ADDR='$STANDIN_ADDR'
 export FCGI_ADDR='$FCGI_ADDR'
 export RELAYS='$RELAYS'
 export RELAY_PORTS='$RELAY_PORTS'
+export RELAY_SOCKETS='$RELAY_SOCKETS'
 export RELAY_METRICS_PORTS='$RELAY_METRICS_PORTS'
 export FILES_DIR='$FILES_DIR'
 export BIN_DIR='$BIN_DIR'
@@ -175,13 +176,26 @@ start_login() {
         UPLOAD_DIR="$FILES_DIR" "$BIN_DIR/login-fcgi/login-fcgi"
 }
 
-# start_relay N: relay number N (1-based) on the N-th port of RELAY_PORTS.
+# start_relay N: relay number N (1-based) on the N-th port of RELAY_PORTS
+# (clients and tests straight to the relay) and, when RELAY_SOCKETS has one,
+# on its N-th Unix socket (nginx).
 start_relay() {
-    local n=$1 port metrics
+    local n=$1 port metrics sock listen
     port=$(echo "$RELAY_PORTS" | cut -d' ' -f"$n")
     metrics=$(echo "$RELAY_METRICS_PORTS" | cut -d' ' -f"$n")
-    spawn "relay$n" env DATABASE_URL="$RELAY_DATABASE_URL" RELAY_LISTEN="127.0.0.1:$port" \
+    sock=$(echo "$RELAY_SOCKETS" | awk -v n="$n" '{ print $n }')
+    listen=127.0.0.1:$port${sock:+,unix:$sock}
+    spawn "relay$n" env DATABASE_URL="$RELAY_DATABASE_URL" RELAY_LISTEN="$listen" \
         RELAY_METRICS_LISTEN="127.0.0.1:$metrics" "$BIN_DIR/relay/relay"
+}
+
+# socket_path NAME: where the Unix socket NAME goes, or nothing when that
+# path would be too long for a socket address (the caller falls back to a
+# loopback port). nginx reaches the relays and login-fcgi through these:
+# a Unix socket costs less per message than loopback TCP.
+socket_path() {
+    local path=$DIR/sock/$1.sock
+    [ ${#path} -le 100 ] && echo "$path"
 }
 
 # nginx's request body limit: UPLOAD_MAX_BYTES (with the K/M/G suffixes
@@ -193,12 +207,17 @@ upload_body_max() {
 }
 
 render_nginx_conf() {
-    local servers="" port
+    local servers="" port sock fcgi=$FCGI_ADDR
     # max_fails=0: see the comment at "upstream chat_relay" in nginx.conf.
-    for port in $RELAY_PORTS; do servers+="        server 127.0.0.1:$port max_fails=0;"$'\n'; done
+    if [ -n "$RELAY_SOCKETS" ]; then
+        for sock in $RELAY_SOCKETS; do servers+="        server unix:$sock max_fails=0;"$'\n'; done
+    else
+        for port in $RELAY_PORTS; do servers+="        server 127.0.0.1:$port max_fails=0;"$'\n'; done
+    fi
     [ -n "$servers" ] || servers="        server 127.0.0.1:9;"$'\n'
+    case $fcgi in /*) fcgi=unix:$fcgi ;; esac
     mkdir -p "$DIR/nginx/nginx-tmp"
-    awk -v prefix="$DIR/nginx" -v listen="127.0.0.1:$PORT" -v fcgi="$FCGI_ADDR" \
+    awk -v prefix="$DIR/nginx" -v listen="127.0.0.1:$PORT" -v fcgi="$fcgi" \
         -v standin="$STANDIN_ADDR" -v files="$FILES_DIR" -v web="$ROOT/web" \
         -v upload="$(upload_body_max)" -v relays="${servers%$'\n'}" '
         { gsub(/@PREFIX@/, prefix); gsub(/@LISTEN@/, listen); gsub(/@FCGI_ADDR@/, fcgi);
@@ -251,14 +270,20 @@ cmd_start() {
         WX_SECRET=${WX_SECRET:-standin-secret-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')}
     fi
     export WX_API_BASE WX_APPID WX_SECRET
-    FCGI_ADDR=127.0.0.1:$(free_port)
-    RELAY_PORTS="" RELAY_METRICS_PORTS=""
+    mkdir -p "$DIR/sock"
+    chmod 755 "$DIR/sock"
+    FCGI_ADDR=$(socket_path login) || FCGI_ADDR=127.0.0.1:$(free_port)
+    RELAY_PORTS="" RELAY_METRICS_PORTS="" RELAY_SOCKETS=""
     if relay_built; then
-        for _ in $(seq "$RELAYS"); do
+        for n in $(seq "$RELAYS"); do
             RELAY_PORTS+="$(free_port) " RELAY_METRICS_PORTS+="$(free_port) "
+            RELAY_SOCKETS+="$(socket_path "relay$n") "
         done
     fi
     RELAY_PORTS=${RELAY_PORTS% } RELAY_METRICS_PORTS=${RELAY_METRICS_PORTS% }
+    RELAY_SOCKETS=${RELAY_SOCKETS% }
+    # all relays on sockets, or none (a path was too long)
+    [ "$(echo "$RELAY_SOCKETS" | wc -w)" = "$(echo "$RELAY_PORTS" | wc -w)" ] || RELAY_SOCKETS=""
     write_env
     [ "$STANDIN" = 1 ] && start_standin
     login_built && start_login

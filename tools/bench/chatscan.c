@@ -177,9 +177,42 @@ out:
     json_decref(root);
 }
 
+/* The relay's own layout of a benchmark chat frame, in one pass:
+ * {"type":"remote"|"user","id":N,...,"content":"t=N s=N k=N"...}. The key
+ * patterns cannot occur inside a JSON string (a quote there is escaped), so
+ * finding them is enough. Returns 0 with f filled, or -1 when the frame is
+ * laid out any other way (the general scan below decides). At a million
+ * frames per second the general scan took about 0.4 of a core. */
+static int scan_relay_layout(const char *buf, size_t len, struct chat_frame *f)
+{
+    static const char content_key[] = "\"content\":\"t=";
+    const char *p = buf, *end = buf + len;
+    bool own = scan_literal(&p, end, "{\"type\":\"user\"") == 0;
+    if (!own && scan_literal(&p, end, "{\"type\":\"remote\"") < 0)
+        return -1;
+    if (scan_literal(&p, end, ",\"id\":") < 0 || scan_number(&p, end, &f->id) < 0 ||
+        p == end || *p != ',')
+        return -1;
+    const char *c = memmem(p, (size_t)(end - p), content_key, sizeof content_key - 1);
+    if (!c)
+        return -1;
+    p = c + sizeof content_key - 1;
+    if (scan_number(&p, end, &f->t_ns) || scan_literal(&p, end, " s=") ||
+        scan_number(&p, end, &f->sender) || scan_literal(&p, end, " k=") ||
+        scan_number(&p, end, &f->k) || scan_literal(&p, end, "\"") || p == end || end[-1] != '}')
+        return -1;
+    f->own = own;
+    f->kind = memmem(p, (size_t)(end - p), "\"history\":true", 14) ? FRAME_HISTORY : FRAME_CHAT;
+    return 0;
+}
+
 void chat_frame_scan(const char *buf, size_t len, struct chat_frame *f)
 {
     struct flat_fields ff;
+    memset(f, 0, sizeof *f);
+    f->seq = -1;
+    if (scan_relay_layout(buf, len, f) == 0)
+        return;
     memset(f, 0, sizeof *f);
     f->seq = -1;
     if (flat_scan(buf, buf + len, &ff) == 0 && ff.type) {

@@ -119,6 +119,23 @@ static void test_scan(void)
     chat_frame_scan(frame, strlen(frame), &f);
     CHECK(f.kind == FRAME_CHAT && f.id == 1234 && f.t_ns == 123456789012LL && f.sender == 7);
     CHECK(f.k == 42 && !f.own);
+    /* the relay's layout (fast path): own echo, a history replay with a cid,
+     * and a name that quotes a content key (escaped, so not a match) */
+    const char *lay_own = "{\"type\":\"user\",\"id\":8,\"nickName\":\"x\",\"text\":true,"
+                          "\"content\":\"t=11 s=2 k=3\",\"cid\":\"c1\"}";
+    chat_frame_scan(lay_own, strlen(lay_own), &f);
+    CHECK(f.kind == FRAME_CHAT && f.own && f.id == 8 && f.t_ns == 11 && f.sender == 2 && f.k == 3);
+    const char *lay_hist = "{\"type\":\"remote\",\"id\":6,\"text\":true,"
+                           "\"content\":\"t=1 s=2 k=3\",\"cid\":\"c\",\"history\":true}";
+    chat_frame_scan(lay_hist, strlen(lay_hist), &f);
+    CHECK(f.kind == FRAME_HISTORY && f.id == 6 && !f.own);
+    const char *lay_quote = "{\"type\":\"remote\",\"id\":5,\"nickName\":\"\\\"content\\\":\\\"t=9 s=9 k=9\","
+                            "\"content\":\"t=1 s=2 k=3\"}";
+    chat_frame_scan(lay_quote, strlen(lay_quote), &f);
+    CHECK(f.kind == FRAME_CHAT && f.id == 5 && f.t_ns == 1 && f.sender == 2 && f.k == 3);
+    const char *lay_extra = "{\"type\":\"remote\",\"id\":5,\"content\":\"t=1 s=2 k=3 x\"}";
+    chat_frame_scan(lay_extra, strlen(lay_extra), &f);
+    CHECK(f.kind == FRAME_BAD);
     const char *own = "{\"content\":\"t=5 s=1 k=0\",\"uid\":9,\"id\":77,\"type\":\"user\"}";
     chat_frame_scan(own, strlen(own), &f);
     CHECK(f.kind == FRAME_CHAT && f.own && f.id == 77 && f.sender == 1 && f.k == 0);
