@@ -1,7 +1,7 @@
 /* conn_out.c -- client connections' output: queueing frames, JSON and
  * HTTP answers, writing the queue to the socket, what follows a complete
  * write (lingering close), and the before-sleep pass with its coalescing
- * flush-due list and tick (RELAY_FLUSH_INTERVAL). */
+ * flush-due lists and ticks (RELAY_FLUSH_INTERVAL). */
 #include "chatjson.h"
 #include "conn.h"
 #include "log.h"
@@ -15,12 +15,22 @@
 
 #define CONN_LINGER_MS 2000
 
+/* Connections waiting to be written are spread over this many phase
+ * groups by id: group g is written at the times g/FLUSH_GROUPS of an
+ * interval past each multiple of the interval. All members of a big room
+ * get each message at once; written at one tick they would reach nginx and
+ * the clients as one burst of a thousand writes, and the last of them would
+ * wait for all the others. Spread, each tick writes a slice. */
+#define FLUSH_GROUPS 16
+
 /* This file's part of the module state (conn.c keeps the connections). */
 static struct {
     struct loop *loop;
     struct conn *dirty;
-    struct conn *due;    /* open connections waiting for the flush tick */
-    long long due_timer; /* the loop timer serving `due`, 0: none */
+    struct conn *due[FLUSH_GROUPS]; /* open connections waiting for their group's tick */
+    long long due_at[FLUSH_GROUPS]; /* when each non-empty group is written */
+    long long due_timer;            /* the loop timer for the earliest group, 0: none */
+    long long timer_at;             /* when that timer fires */
 } cs;
 
 void conn_out_init(struct loop *loop)
@@ -46,7 +56,12 @@ void conn_touch(struct conn *c)
     cs.dirty = c;
 }
 
-/* Take c off the flush-due list (if it is on it). */
+static unsigned flush_group(const struct conn *c)
+{
+    return (unsigned)(c->id % FLUSH_GROUPS);
+}
+
+/* Take c off its flush-due list (if it is on one). */
 void conn_undue(struct conn *c)
 {
     if (!c->due)
@@ -54,7 +69,7 @@ void conn_undue(struct conn *c)
     if (c->due_prev)
         c->due_prev->due_next = c->due_next;
     else
-        cs.due = c->due_next;
+        cs.due[flush_group(c)] = c->due_next;
     if (c->due_next)
         c->due_next->due_prev = c->due_prev;
     c->due = false;
@@ -168,35 +183,71 @@ void conn_flush(struct conn *c)
 
 /* --- the loop's hooks ------------------------------------------------------------ */
 
-/* The flush tick: write every connection on the flush-due list. */
+static long long conn_due_tick(struct loop *loop, long long id, void *data);
+
+/* Arm the tick for the earliest non-empty group (or leave it disarmed). */
+static void conn_arm_due_timer(void)
+{
+    long long first = -1;
+    for (unsigned g = 0; g < FLUSH_GROUPS; g++)
+        if (cs.due[g] && (first < 0 || cs.due_at[g] < first))
+            first = cs.due_at[g];
+    if (cs.due_timer && (first < 0 || first != cs.timer_at)) {
+        loop_del_timer(cs.loop, cs.due_timer);
+        cs.due_timer = 0;
+    }
+    if (first >= 0 && !cs.due_timer) {
+        long long now = loop_now_ms();
+        cs.due_timer = loop_add_timer(cs.loop, first > now ? first - now : 0, conn_due_tick, NULL);
+        cs.timer_at = first;
+    }
+}
+
+/* The flush tick: write every connection of the groups now due. */
 static long long conn_due_tick(struct loop *loop, long long id, void *data)
 {
     (void)loop, (void)id, (void)data;
     cs.due_timer = 0;
-    while (cs.due) {
-        struct conn *c = cs.due;
-        conn_undue(c);
-        conn_flush(c);
+    long long now = loop_now_ms();
+    for (unsigned g = 0; g < FLUSH_GROUPS; g++) {
+        if (cs.due_at[g] > now)
+            continue;
+        while (cs.due[g]) {
+            struct conn *c = cs.due[g];
+            conn_undue(c);
+            conn_flush(c);
+        }
     }
+    conn_arm_due_timer();
     return -1;
 }
 
-/* Put c on the flush-due list; arm the tick for the next boundary of the
- * interval (on the monotonic clock) when it is not armed yet. */
+/* The next time group g is written: its offset into the interval past a
+ * multiple of the interval (on the monotonic clock), after now (now is far
+ * past the first interval, so now - offset is positive). */
+static long long group_next_tick(unsigned g, long long now)
+{
+    long long f = cfg.flush_interval_ms, offset = (long long)g * f / FLUSH_GROUPS;
+    return now - (now - offset) % f + f;
+}
+
+/* Put c on its group's flush-due list; the group is written at its next
+ * tick. */
 static void conn_defer(struct conn *c, long long now)
 {
     if (c->due)
         return;
+    unsigned g = flush_group(c);
+    if (!cs.due[g])
+        cs.due_at[g] = group_next_tick(g, now);
     c->due = true;
     c->due_prev = NULL;
-    c->due_next = cs.due;
-    if (cs.due)
-        cs.due->due_prev = c;
-    cs.due = c;
-    if (!cs.due_timer) {
-        long long delay = cfg.flush_interval_ms - now % cfg.flush_interval_ms;
-        cs.due_timer = loop_add_timer(cs.loop, delay, conn_due_tick, NULL);
-    }
+    c->due_next = cs.due[g];
+    if (cs.due[g])
+        cs.due[g]->due_prev = c;
+    cs.due[g] = c;
+    if (!cs.due_timer || cs.due_at[g] < cs.timer_at)
+        conn_arm_due_timer();
 }
 
 /* Write c now, leave it to EPOLLOUT, or defer it to the flush tick. */

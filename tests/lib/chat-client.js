@@ -39,6 +39,7 @@ function chatBase(via) {
     if (!port) throw new Error(`no relay number ${via} in RELAY_PORTS='${env.RELAY_PORTS}'`);
     return `ws://127.0.0.1:${port}/chat`;
   }
+  if (via && via.socket) return `ws+unix:${via.socket}:/chat`;
   if (via && via.port) return `ws://127.0.0.1:${via.port}/chat`;
   throw new Error(`bad via ${JSON.stringify(via)}`);
 }

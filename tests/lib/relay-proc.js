@@ -35,8 +35,9 @@ async function healthz(port) {
 
 // Start a relay with extra environment; resolves to
 // {pid, port, metricsPort, log, stop(), exited (Promise {code, signal})}.
-// binDir: where relay/relay is (default the stack's BIN_DIR).
-async function startRelay(extraEnv = {}, { readyTimeout = 20000, binDir = env.BIN_DIR } = {}) {
+// binDir: where relay/relay is (default the stack's BIN_DIR); unixSocket: a
+// path the relay also listens on (RELAY_LISTEN=127.0.0.1:port,unix:path).
+async function startRelay(extraEnv = {}, { readyTimeout = 20000, binDir = env.BIN_DIR, unixSocket } = {}) {
   const port = await freePort();
   const metricsPort = await freePort();
   const log = path.join(env.STACK_DIR, 'log', `extra-relay-${port}.log`);
@@ -45,7 +46,7 @@ async function startRelay(extraEnv = {}, { readyTimeout = 20000, binDir = env.BI
   const child = spawn(path.join(binDir, 'relay', 'relay'), [], {
     env: Object.assign({}, process.env, {
       DATABASE_URL: env.RELAY_DATABASE_URL,
-      RELAY_LISTEN: `127.0.0.1:${port}`,
+      RELAY_LISTEN: `127.0.0.1:${port}` + (unixSocket ? `,unix:${unixSocket}` : ''),
       RELAY_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
     }, extraEnv),
     stdio: ['ignore', fd, fd],

@@ -1,0 +1,73 @@
+// relay_listen.test.js -- RELAY_LISTEN with a Unix-domain socket beside the
+// TCP port (how nginx reaches the relays in tools/stack.sh): chat works over
+// both, the socket is connectable by every local user (nginx's workers run
+// unprivileged), a socket file left by a killed relay is replaced, and any
+// other file at that path stops the relay with a clear error.
+'use strict';
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('crypto');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { ChatClient, closeAll, uniqueRoom } = require('../lib/chat-client');
+const { newSession } = require('../lib/sessions');
+const { startRelay } = require('../lib/relay-proc');
+const { env } = require('../lib/harness');
+
+function socketPath() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-sock-'));
+  return path.join(dir, `r-${crypto.randomBytes(3).toString('hex')}.sock`);
+}
+
+test('a relay on TCP and a Unix socket: one room across both', async () => {
+  const sock = socketPath();
+  const relay = await startRelay({}, { unixSocket: sock });
+  const room = uniqueRoom('unix');
+  let a, b;
+  try {
+    assert.equal(fs.statSync(sock).mode & 0o777, 0o666, 'socket mode');
+    a = await ChatClient.join(newSession(), { via: { socket: sock }, room, label: 'unix' });
+    b = await ChatClient.join(newSession(), { via: relay, room, label: 'tcp' });
+    a.send({ text: true, content: 'over the unix socket', cid: 'u1' });
+    const ack = await a.waitFor((f) => f.cid === 'u1', { what: 'the echo' });
+    assert.equal(ack.type, 'user');
+    const seen = await b.waitFor((f) => f.id === ack.id, { what: 'the message on TCP' });
+    assert.equal(seen.type, 'remote');
+    assert.equal(seen.content, 'over the unix socket');
+  } finally {
+    closeAll(a, b);
+    await relay.stop();
+  }
+});
+
+test('a socket file left by a killed relay is replaced; a regular file is refused', async () => {
+  const sock = socketPath();
+  const first = await startRelay({}, { unixSocket: sock });
+  await first.stop('SIGKILL');
+  assert.ok(fs.statSync(sock).isSocket(), 'the killed relay left its socket file');
+  const second = await startRelay({}, { unixSocket: sock });
+  let c;
+  try {
+    c = await ChatClient.join(newSession(), { via: { socket: sock }, room: uniqueRoom('stale') });
+    assert.equal(c.system.type, 'system');
+  } finally {
+    closeAll(c);
+    await second.stop();
+  }
+
+  const file = socketPath();
+  fs.writeFileSync(file, 'not a socket');
+  await assert.rejects(startRelay({}, { unixSocket: file, readyTimeout: 5000 }),
+    /exists and is not a socket/);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'not a socket', 'the file is left alone');
+});
+
+test('the stack puts nginx in front of the relays on Unix sockets', () => {
+  const socks = (env.RELAY_SOCKETS || '').split(' ').filter(Boolean);
+  assert.equal(socks.length, env.RELAY_PORTS.split(' ').filter(Boolean).length);
+  for (const s of socks) assert.ok(fs.statSync(s).isSocket(), `${s} is a socket`);
+  const conf = fs.readFileSync(path.join(env.STACK_DIR, 'nginx', 'nginx.conf'), 'utf8');
+  for (const s of socks) assert.ok(conf.includes(`server unix:${s} max_fails=0;`), `nginx uses ${s}`);
+});
