@@ -1,6 +1,9 @@
 /* chatjson.c -- encoding of the frames sent to clients. */
 #include "chatjson.h"
 #include "json_util.h"
+#include "util.h"
+
+#include <string.h>
 
 #define MAGIC "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A"
 
@@ -31,6 +34,24 @@ char *chatjson_message(const struct store_row *row, const char *room, bool user,
     if (history)
         json_object_set_new(o, "history", json_true());
     return finish(o, len);
+}
+
+/* How chatjson_message's encoding begins for each audience. */
+static const char TYPE_USER[] = "{\"type\":\"user\"";
+static const char TYPE_REMOTE[] = "{\"type\":\"remote\"";
+
+char *chatjson_retype(const char *json, size_t len, bool user, size_t *out_len)
+{
+    const char *from = user ? TYPE_REMOTE : TYPE_USER, *to = user ? TYPE_USER : TYPE_REMOTE;
+    size_t flen = strlen(from), tlen = strlen(to);
+    if (len < flen || memcmp(json, from, flen) != 0)
+        return NULL;
+    char *out = xmalloc(len - flen + tlen + 1);
+    memcpy(out, to, tlen);
+    memcpy(out + tlen, json + flen, len - flen);
+    *out_len = len - flen + tlen;
+    out[*out_len] = '\0';
+    return out;
 }
 
 char *chatjson_open(long long num, const char *room, long long seq, const char *epoch,

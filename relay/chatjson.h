@@ -14,6 +14,14 @@
 char *chatjson_message(const struct store_row *row, const char *room, bool user, long long number,
                        bool history, size_t *len);
 
+/* The same chat message for the other audience: json, an encoding by
+ * chatjson_message, with its leading type changed to "user" (user) or
+ * "remote"; every other byte is kept. NULL when json does not begin with
+ * the other type. Encoding a message once per delivery instead of once per
+ * audience halves the relay's JSON work (about a quarter of its CPU when
+ * every message goes to a small room). */
+char *chatjson_retype(const char *json, size_t len, bool user, size_t *out_len);
+
 /* The first frame after open; recovered < 0 leaves the field out. */
 char *chatjson_open(long long num, const char *room, long long seq, const char *epoch,
                     int recovered, size_t *len);

@@ -36,6 +36,14 @@ struct frame *frame_text(const char *payload, size_t len)
     return f;
 }
 
+const char *frame_payload(const struct frame *f, size_t *len)
+{
+    uint8_t l7 = f->data[1] & 0x7F;
+    size_t hlen = l7 < 126 ? 2 : l7 == 126 ? 4 : 10;
+    *len = f->len - hlen;
+    return (const char *)f->data + hlen;
+}
+
 struct frame *frame_raw(const void *data, size_t len)
 {
     struct frame *f = xmalloc(sizeof(*f) + len);

@@ -26,6 +26,9 @@ struct frame {
  * the caller. */
 struct frame *frame_text(const char *payload, size_t len);
 
+/* The payload of a frame made by frame_text and its length. */
+const char *frame_payload(const struct frame *f, size_t *len);
+
 /* A new frame holding a copy of len raw bytes (already framed, or part of
  * the byte stream such as an HTTP answer), one reference for the caller. */
 struct frame *frame_raw(const void *data, size_t len);

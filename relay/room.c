@@ -161,12 +161,27 @@ static void room_event(struct room *r, struct conn *skip, bool join, long long n
 
 /* --- fan-out ------------------------------------------------------------------ */
 
-static struct frame *variant(struct frame **slot, const struct store_row *row, const char *room,
+/* The frames of one message, one per audience, each made when first needed. */
+struct variants {
+    struct frame *user, *remote;
+};
+
+/* The frame of this message for the sender (user) or the others: encoded
+ * with jansson once, the other audience's copy made from it by changing the
+ * type at its start. */
+static struct frame *variant(struct variants *v, const struct store_row *row, const char *room,
                              bool user, long long num)
 {
+    struct frame **slot = user ? &v->user : &v->remote, *other = user ? v->remote : v->user;
     if (!*slot) {
-        size_t len;
-        char *json = chatjson_message(row, room, user, num, false, &len);
+        size_t len = 0, olen = 0;
+        char *json = NULL;
+        if (other) {
+            const char *payload = frame_payload(other, &olen);
+            json = chatjson_retype(payload, olen, user, &len);
+        }
+        if (!json)
+            json = chatjson_message(row, room, user, num, false, &len);
         *slot = frame_text(json, len);
         free(json);
     }
@@ -189,7 +204,7 @@ static void room_pending_add(struct conn *m, struct frame *f, long long seq)
 /* Deliver one message to every member that has not had it yet. */
 static void room_deliver(struct room *r, const struct store_row *row)
 {
-    struct frame *fu = NULL, *fr = NULL;
+    struct variants v = {NULL, NULL};
     long long num = room_online(r);
     r->busy++;
     for (struct conn *m = r->members, *next; m; m = next) {
@@ -198,17 +213,17 @@ static void room_deliver(struct room *r, const struct store_row *row)
             continue;
         bool user = row->user_id != 0 && m->uid == row->user_id;
         if (m->state == CONN_JOINING) {
-            room_pending_add(m, variant(user ? &fu : &fr, row, r->name, user, num), row->seq);
+            room_pending_add(m, variant(&v, row, r->name, user, num), row->seq);
             if (m->pend_bytes > (size_t)cfg.queue_max)
                 conn_close(m, 4008, "too slow");
         } else if (m->state == CONN_OPEN && row->seq >= m->next_seq) {
             m->next_seq = row->seq + 1;
-            conn_send_frame(m, variant(user ? &fu : &fr, row, r->name, user, num));
+            conn_send_frame(m, variant(&v, row, r->name, user, num));
         }
     }
     r->busy--;
-    frame_unref(fu);
-    frame_unref(fr);
+    frame_unref(v.user);
+    frame_unref(v.remote);
     if (row->seq > r->delivered)
         r->delivered = row->seq;
 }

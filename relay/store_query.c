@@ -3,6 +3,7 @@
  * decoding of their results into store.h's structs, and the array literals
  * their parameters need. Jobs are sent through store.c's pipeline
  * (store_job.h). PGresult values never leave store.c and this file. */
+#include "crypto.h"
 #include "db.h"
 #include "log.h"
 #include "store.h"
@@ -76,8 +77,7 @@ static void done_session(struct job *j, PGresult *r)
 int store_session_lookup(const unsigned char hash[32], store_session_fn fn, void *ctx)
 {
     char hex[2 + 64 + 1] = "\\x";
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 + 2 * i, 3, "%02x", hash[i]);
+    hex_encode(hash, 32, hex + 2);
     const char *values[] = {hex};
     return job_send("SELECT session_id, user_id, nickname, avatar_url, "
                     "(extract(epoch FROM expires_at) * 1000)::bigint, revoked "
@@ -195,8 +195,7 @@ static void hash_hex(const unsigned char hash[32], char *out)
 {
     out[0] = '\\';
     out[1] = 'x';
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 + 2 * i, 3, "%02x", hash[i]);
+    hex_encode(hash, 32, out + 2);
 }
 
 int store_post(size_t writer, size_t n, const long long *room_ids, const long long *user_ids,

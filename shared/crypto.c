@@ -87,12 +87,7 @@ int crypto_sha1_hex2(const void *a, size_t alen, const void *b, size_t blen, cha
     EVP_MD_CTX_free(ctx);
     if (!ok)
         return -1;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < md_len; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[2 * md_len] = '\0';
+    hex_encode(md, md_len, out);
     return 0;
 }
 
@@ -115,17 +110,22 @@ bool crypto_equal_str(const char *a, const char *b)
     return crypto_equal(a, b, alen);
 }
 
+void hex_encode(const unsigned char *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
 int crypto_random_hex(char *out, size_t nbytes)
 {
     unsigned char buf[64];
-    static const char hex[] = "0123456789abcdef";
     if (nbytes > sizeof(buf) || RAND_bytes(buf, (int)nbytes) != 1)
         return -1;
-    for (size_t i = 0; i < nbytes; i++) {
-        out[2 * i] = hex[buf[i] >> 4];
-        out[2 * i + 1] = hex[buf[i] & 15];
-    }
-    out[2 * nbytes] = '\0';
+    hex_encode(buf, nbytes, out);
     return 0;
 }
 

@@ -39,6 +39,9 @@ bool crypto_equal(const void *a, const void *b, size_t len);
 /* Compare two NUL-terminated strings; the time depends only on the lengths. */
 bool crypto_equal_str(const char *a, const char *b);
 
+/* Lower-case hex of in[0..len) and a NUL into out (2*len+1 bytes). */
+void hex_encode(const unsigned char *in, size_t len, char *out);
+
 /* Fill out with 2*nbytes lower-case hex characters of CSPRNG output and a
  * NUL (out must hold 2*nbytes+1). nbytes is at most 64. Returns 0, or -1 if
  * nbytes is larger or the CSPRNG fails. */

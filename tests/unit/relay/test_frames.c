@@ -180,6 +180,19 @@ static void test_chat_json(void **state)
     assert_null(json_object_get(o, "history"));
     json_decref(o);
     free(j);
+    /* the other audience's copy differs only in its type */
+    char *remote = chatjson_message(&row, "lobby", false, 3, false, &len);
+    size_t ulen, rlen;
+    char *user = chatjson_retype(remote, len, true, &ulen);
+    char *want = chatjson_message(&row, "lobby", true, 3, false, &rlen);
+    assert_non_null(user);
+    assert_int_equal(ulen, rlen);
+    assert_string_equal(user, want);
+    char *back = chatjson_retype(user, ulen, false, &rlen);
+    assert_string_equal(back, remote);
+    assert_null(chatjson_retype(remote, len, false, &rlen)); /* already remote */
+    assert_null(chatjson_retype("{\"type\":\"sys", 14, true, &rlen));
+    free(remote), free(user), free(want), free(back);
     j = chatjson_invalid_session("x", &len);
     assert_non_null(strstr(j, "\"F2C224D4-2BCE-4C64-AF9F-A6D872000D1A\":1"));
     free(j);
