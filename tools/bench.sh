@@ -205,6 +205,9 @@ def failed_conns: if . == null or .failed == null then "–" else "\(.failed) of
 def nextfail: ([.steps[]? | select(.ok | not)] | first) as $f |
     if $f == null then "every step passed" else
     "first failing step (\($f.senders) sender\(if $f.senders == 1 then "" else "s" end)): \($f.fail_reason); \($f.deliveries_per_s | n)/s, p99 \($f.p99_ms | f2) ms, \($f.delivered_share * 100 | f2) % delivered, loadgen CPU \($f.client_cpu | f2)" end;
+def under50: ([.steps[]? | select(.ok and .p99_ms < 50)] | last) as $u |
+    if $u == null then "no step had p99 under 50 ms" else
+    "p99 under 50 ms up to \($u.deliveries_per_s | n)/s (\($u.senders) sender\(if $u.senders == 1 then "" else "s" end), p99 \($u.p99_ms | f2) ms)" end;
 def steprow($id; $what; $target):
     .scenarios[$id] as $s | ($s.last_good) as $g |
     if $s == null or $s.error then "| \($id) | \($what) | not run | \($target) | | | | | |" else
@@ -213,7 +216,7 @@ def steprow($id; $what; $target):
       if $f == null then "no step ran" else
       "no step passed: the first (\($f.senders) sender\(if $f.senders == 1 then "" else "s" end)) delivered \($f.deliveries_per_s | n)/s with p99 \($f.p99_ms | f2) ms" end else
       "\($g.deliveries_per_s | n) deliveries/s (\($g.senders) sender\(if $g.senders == 1 then "" else "s" end) × \($g.rate_per_sender | f2) msg/s)" end) +
-    " | \($target) | \(if $g then ($g | lat) else "–" end) | \($s | loss) | \($s | failed_conns) | \(if $g then ($g | cpu) else "–" end) | \($s | nextfail) |" end;
+    " | \($target) | \(if $g then ($g | lat) else "–" end) | \($s | loss) | \($s | failed_conns) | \(if $g then ($g | cpu) else "–" end) | \($s | under50); \($s | nextfail) |" end;
 .scenarios as $sc |
 "# make bench results",
 "",
