@@ -119,6 +119,13 @@ void conn_ws_read(struct conn *c)
             conn_close_raw(c, 1002);
         return;
     }
+    if (c->state == CONN_OPEN && c->scan.left > (uint64_t)cfg.max_message &&
+        wslay_event_get_read_enabled(c->ws)) {
+        /* a header announced a frame over the limit: wslay refuses it only
+         * once its payload starts to arrive, which may be never */
+        conn_close(c, 1009, "message too big");
+        return;
+    }
     conn_ws_pump(c);
     if (c->state == CONN_OPEN && wslay_event_get_close_received(c->ws)) {
         log_info("conn=%llu peer=%s uid=%lld client closed with %u", c->id, c->peer, c->uid,

@@ -124,6 +124,11 @@ test('a close frame with a 1-byte payload (no room for a code) closes 1002', asy
 test('lengths: a 2^63 header is refused (1002/1009), a huge or reassembled-too-big message closes 1009', async () => {
   // MSB of the 64-bit length set: a protocol error by RFC 6455 and over the limit anyway
   await violation('2^63 length header', [{ opcode: 1, payload: Buffer.alloc(0), length: 2n ** 63n }], [1002, 1009]);
+  // a header claiming a huge frame and nothing after it: refused at once,
+  // not when (or if) its payload arrives
+  await violation('2^40 length header alone', [{ opcode: 1, payload: Buffer.alloc(0), length: 2n ** 40n }], 1009);
+  await violation('RELAY_MAX_MESSAGE + 1 header alone',
+                  [{ opcode: 1, payload: Buffer.alloc(0), length: 65537n }], 1009);
   // a header claiming a huge frame, then the first bytes of its payload
   const some = Buffer.alloc(1000, 0x61);
   await violation('2^40 length header', [{ opcode: 1, payload: some, length: 2n ** 40n }], 1009);
