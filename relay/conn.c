@@ -8,8 +8,10 @@
 #include "metrics.h"
 #include "room.h"
 #include "settings.h"
+#include "store.h"
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -283,10 +285,39 @@ bool conn_none_left(void)
     return true;
 }
 
-void conn_revoke_session(const char *session_id)
+void conn_revoke_session(const char *session_id, const char *reason)
 {
     for (struct conn *c = cs.all; c; c = c->next)
         if (c->session_id && strcmp(c->session_id, session_id) == 0 &&
             c->state >= CONN_AUTH && c->state <= CONN_OPEN)
-            conn_reject_session(c, "session revoked");
+            conn_reject_session(c, reason);
+}
+
+static void sessions_ended(void *ctx, int status, const char *const *ids, size_t n)
+{
+    (void)ctx;
+    if (status < 0) {
+        log_warn("session recheck failed; ended sessions are refused on their next message");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        conn_revoke_session(ids[i], "session expired or revoked");
+}
+
+void conn_recheck_sessions(void)
+{
+    size_t n = 0, cap = 0;
+    const char **ids = NULL;
+    for (struct conn *c = cs.all; c; c = c->next) {
+        if (!c->session_id || c->state < CONN_AUTH || c->state > CONN_OPEN)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            ids = xrealloc(ids, cap * sizeof(*ids));
+        }
+        ids[n++] = c->session_id;
+    }
+    if (n > 0 && store_sessions_ended(ids, n, sessions_ended, NULL) < 0)
+        log_warn("session recheck not sent: database unavailable");
+    free(ids);
 }

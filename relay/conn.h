@@ -113,8 +113,12 @@ bool conn_none_left(void);
 /* Drop the live frames held for c while it was joining (room.c, conn.c). */
 void conn_pending_clear(struct conn *c);
 
-/* Close with 4401 every connection of a revoked session. */
-void conn_revoke_session(const char *session_id);
+/* Close with 4401 (reason as the message) every connection of the session. */
+void conn_revoke_session(const char *session_id, const char *reason);
+
+/* Ask the database which sessions of the open connections ended, and close
+ * those (after the LISTEN connection was down: revocations it missed). */
+void conn_recheck_sessions(void);
 
 /* Connections counted against RELAY_MAX_CONNECTIONS. */
 long long conn_count(void);

@@ -97,15 +97,17 @@ static void on_notify(const char *channel, const char *payload)
         json_t *o = json_loads(payload, 0, &err);
         const char *id = json_string_value(json_object_get(o, "revoked"));
         if (id)
-            conn_revoke_session(id);
+            conn_revoke_session(id, "session revoked");
         json_decref(o);
     }
 }
 
+/* LISTEN is (again) in place: catch up on what it may have missed. */
 static void on_listen_up(void)
 {
     room_resync();
     presence_hello();
+    conn_recheck_sessions();
 }
 
 static int setup_signals(void)

@@ -105,4 +105,9 @@ int store_room_last(long long room_id, store_value_fn fn, void *ctx);
 /* pg_notify(channel, payload) for each payload, fire and forget. */
 int store_notify(const char *channel, const char *const *payloads, size_t n);
 
+/* The ids among ids[0..n) whose sessions ended (revoked, expired or gone):
+ * fn(ctx, 0, ended, m), or fn(ctx, -1, NULL, 0) when the query failed. */
+typedef void (*store_ids_fn)(void *ctx, int status, const char *const *ids, size_t n);
+int store_sessions_ended(const char *const *ids, size_t n, store_ids_fn fn, void *ctx);
+
 #endif

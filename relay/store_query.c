@@ -262,6 +262,31 @@ int store_room_last(long long room_id, store_value_fn fn, void *ctx)
                     (void *)fn, ctx);
 }
 
+static void done_ended(struct job *j, PGresult *r)
+{
+    store_ids_fn fn = (store_ids_fn)j->fn;
+    if (!res_ok(r, "sessions ended")) {
+        fn(j->ctx, -1, NULL, 0);
+        return;
+    }
+    size_t n = (size_t)PQntuples(r);
+    const char **ids = xcalloc(n + 1, sizeof(*ids));
+    for (size_t i = 0; i < n; i++)
+        ids[i] = val(r, (int)i, 0);
+    fn(j->ctx, 0, ids, n);
+    free(ids);
+}
+
+int store_sessions_ended(const char *const *ids, size_t n, store_ids_fn fn, void *ctx)
+{
+    char *arr = array_literal(ids, n);
+    const char *values[] = {arr};
+    int rc = job_send("SELECT * FROM chat_sessions_ended($1::text[])", 1, values, done_ended,
+                      (void *)fn, ctx);
+    free(arr);
+    return rc;
+}
+
 static void done_notify(struct job *j, PGresult *r)
 {
     (void)j;

@@ -6,7 +6,7 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { MAGIC } = require('../lib/harness');
+const { MAGIC, sql } = require('../lib/harness');
 const {
   newSession, sessionFor, expireSession, revokeSession, roomMessages,
 } = require('../lib/sessions');
@@ -107,4 +107,31 @@ test('revoking a session closes its sockets on both relays with 4401 at once, wi
   assertChat(seen, { type: 'remote', sender: a });
   // reconnecting with the revoked session is refused
   await expectRefused(a, { room, via: 1 }, 'revoked session again');
+});
+
+test('a revocation the relays did not hear (LISTEN down) closes its sockets when LISTEN is back', async (t) => {
+  const room = uniqueRoom('missed');
+  const a = newSession();
+  const a2 = sessionFor(a.uid);
+  const c1 = await ChatClient.join(a, { room, via: 1, label: 'A@relay1' });
+  const c2 = await ChatClient.join(a, { room, via: 2, label: 'A@relay2' });
+  const c3 = await ChatClient.join(a2, { room, via: 1, label: 'A/other-session' });
+  t.after(() => closeAll(c1, c2, c3));
+  // Revoked with triggers off: no NOTIFY, as if the relays were not listening.
+  sql(`SET session_replication_role = replica;
+       UPDATE sessions SET revoked_at = now() WHERE id = :'id';
+       RESET session_replication_role;`, { id: a.id });
+  await new Promise((res) => setTimeout(res, 300));
+  assert.ok(c1.open && c2.open, 'nothing told the relays yet');
+  // Their LISTEN connections drop; each relay reconnects and asks again.
+  sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE application_name = 'relay' AND query LIKE 'LISTEN%'`);
+  for (const c of [c1, c2]) {
+    const { code } = await c.waitClose(10000);
+    assert.equal(code, 4401, `${c.label} closed with 4401`);
+    assertInvalidSession(c.frames[c.frames.length - 1], `${c.label}: the last frame`);
+  }
+  assert.ok(c3.open, 'the user\'s other session is still connected');
+  const ok = await c3.say('still here');
+  assertChat(ok, { type: 'user', sender: a });
 });
