@@ -110,6 +110,28 @@ describe('migrations, roles and privileges (scratch database)', () => {
       assertDenied(as('chat_relay', 'SELECT openid FROM users'), 'chat_relay SELECT users.openid');
     });
 
+    test('chat_relay: chat_sessions_ended names the given sessions that ended, chat_dba may not call it', () => {
+      const r = as('chat_relay', `SELECT * FROM chat_sessions_ended(ARRAY['sess-priv-1', 'sess-priv-2', 'no-such-session'])
+                                  ORDER BY 1`);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.rows, [['no-such-session']]);
+      owner(`UPDATE sessions SET revoked_at = now() WHERE id = 'sess-priv-2'`);
+      try {
+        const after = as('chat_relay', `SELECT * FROM chat_sessions_ended(ARRAY['sess-priv-1', 'sess-priv-2'])`);
+        assert.deepEqual(after.rows, [['sess-priv-2']]);
+      } finally {
+        owner(`UPDATE sessions SET revoked_at = NULL WHERE id = 'sess-priv-2'`);
+      }
+      assertDenied(as('chat_dba', `SELECT * FROM chat_sessions_ended(ARRAY['sess-priv-1'])`), 'chat_dba chat_sessions_ended');
+    });
+
+    test('chat_post_batch runs with its settings: generic plans, work_mem, a fixed search_path', () => {
+      const [[config]] = owner(`SELECT array_to_string(proconfig, ' ') FROM pg_proc WHERE proname = 'chat_post_batch'`);
+      for (const want of ['plan_cache_mode=force_generic_plan', 'work_mem=32MB', 'search_path=public, pg_temp']) {
+        assert.ok(config.includes(want), `${want} in ${config}`);
+      }
+    });
+
     test('chat_dba: reads chat_history and public user columns', () => {
       const r = as('chat_dba', `SELECT room, id, sender_nickname, kind, content FROM chat_history
                                 WHERE content = 'hello from the privilege test';
