@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,10 +35,23 @@ static int split_addr(const char *addr, char *host, size_t hcap, char *port, siz
     return 0;
 }
 
+/* true when a process listens on the socket at sa (a full backlog, EAGAIN,
+ * counts: someone listens). */
+static bool unix_socket_live(const struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN;
+    close(fd);
+    return live;
+}
+
 /* Listen on the Unix-domain socket at path. A socket file left by an
- * earlier run is replaced; any other file there is an error. The socket is
- * made connectable by every local user (mode 0666), like a loopback port,
- * so that nginx's unprivileged workers reach it. */
+ * earlier run is replaced; one that a running process still serves, or any
+ * other file there, is an error. The socket is made connectable by every
+ * local user (mode 0666), like a loopback port, so that nginx's
+ * unprivileged workers reach it. */
 static int net_listen_unix(const char *path)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -50,6 +64,10 @@ static int net_listen_unix(const char *path)
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             log_error("listen: %s exists and is not a socket", path);
+            return -1;
+        }
+        if (unix_socket_live(&sa)) {
+            log_error("listen: unix:%s: in use by a running process", path);
             return -1;
         }
         if (unlink(path) < 0) {

@@ -8,8 +8,9 @@
 
 /* Listen on addr ("127.0.0.1:8081", "[::1]:8081", ":8081" for all IPv4
  * addresses; non-blocking, close-on-exec, SO_REUSEADDR) or on a Unix-domain
- * socket ("unix:/run/chat/relay.sock", replacing a stale socket file,
- * mode 0666). Returns the fd or -1 (logged). */
+ * socket ("unix:/run/chat/relay.sock", replacing a stale socket file but
+ * not one a running process serves, mode 0666). Returns the fd or -1
+ * (logged). */
 int net_listen(const char *addr);
 
 /* Accept one client as non-blocking (TCP ones with TCP_NODELAY); writes

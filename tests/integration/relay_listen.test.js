@@ -42,9 +42,13 @@ test('a relay on TCP and a Unix socket: one room across both', async () => {
   }
 });
 
-test('a socket file left by a killed relay is replaced; a regular file is refused', async () => {
+test('a socket file left by a killed relay is replaced; a live one or a regular file is refused', async () => {
   const sock = socketPath();
   const first = await startRelay({}, { unixSocket: sock });
+  await assert.rejects(startRelay({}, { unixSocket: sock, readyTimeout: 5000 }),
+    /in use by a running process/);
+  const still = await ChatClient.join(newSession(), { via: { socket: sock }, room: uniqueRoom('live') });
+  closeAll(still);
   await first.stop('SIGKILL');
   assert.ok(fs.statSync(sock).isSocket(), 'the killed relay left its socket file');
   const second = await startRelay({}, { unixSocket: sock });
