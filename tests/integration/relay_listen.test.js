@@ -5,7 +5,7 @@
 // other file at that path stops the relay with a clear error.
 'use strict';
 
-const { test } = require('node:test');
+const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('crypto');
 const fs = require('fs');
@@ -16,9 +16,11 @@ const { newSession } = require('../lib/sessions');
 const { startRelay } = require('../lib/relay-proc');
 const { env } = require('../lib/harness');
 
+const sockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-sock-'));
+after(() => fs.rmSync(sockDir, { recursive: true, force: true }));
+
 function socketPath() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-sock-'));
-  return path.join(dir, `r-${crypto.randomBytes(3).toString('hex')}.sock`);
+  return path.join(sockDir, `r-${crypto.randomBytes(3).toString('hex')}.sock`);
 }
 
 test('a relay on TCP and a Unix socket: one room across both', async () => {
