@@ -16,10 +16,13 @@ struct store;
 struct wx_client;
 
 /* What each worker thread owns; borrowed by its requests. */
+struct login_group;
+
 struct worker {
     int id;
     const struct settings *cfg;
     struct store *store;
+    struct login_group *logins; /* shared by all workers */
     struct wx_client *wx;
     unsigned long served;
 };

@@ -13,6 +13,7 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "login_group.h"
 #include "request.h"
 #include "settings.h"
 #include "store.h"
@@ -158,12 +159,13 @@ static void install_sigusr1(void)
 }
 
 /* Create the slots and their resources; start the threads. */
-static int start_workers(const struct settings *cfg, struct slot *slots, int n)
+static int start_workers(const struct settings *cfg, struct login_group *logins,
+                         struct slot *slots, int n)
 {
     for (int i = 0; i < n; i++) {
         struct slot *s = &slots[i];
         pthread_mutex_init(&s->lock, NULL);
-        s->w = (struct worker){.id = i + 1, .cfg = cfg};
+        s->w = (struct worker){.id = i + 1, .cfg = cfg, .logins = logins};
         s->w.store = store_new(cfg->database_url, i + 1);
         s->w.wx = wx_client_new(cfg);
         if (!s->w.wx) {
@@ -240,7 +242,9 @@ int server_run(const struct settings *cfg)
         return -1;
     int n = (int)cfg->workers;
     struct slot *slots = xcalloc((size_t)n, sizeof(*slots));
-    int rc = start_workers(cfg, slots, n);
+    struct login_group *logins = login_group_new((size_t)cfg->login_batch_max,
+                                                 (size_t)cfg->login_batches, store_login_batch);
+    int rc = start_workers(cfg, logins, slots, n);
     if (rc == 0) {
         log_info("listening on %s with %d workers", cfg->fcgi_listen, n);
         int sig = wait_for_stop_signal();
@@ -248,6 +252,7 @@ int server_run(const struct settings *cfg)
     }
     stop_workers(slots, n);
     free_workers(slots, n);
+    login_group_free(logins);
     close(listen_fd);
     if (!strchr(cfg->fcgi_listen, ':'))
         unlink(cfg->fcgi_listen);

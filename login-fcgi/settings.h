@@ -17,6 +17,8 @@ struct settings {
     char *log_level;
     long long session_ttl_ms;
     long long workers;
+    long long login_batch_max;
+    long long login_batches;
     long long wx_connect_timeout_ms;
     long long wx_timeout_ms;
     long long upload_max_bytes;

@@ -1,6 +1,7 @@
 /* store.c -- login-fcgi's data access over libpq (blocking, one connection
  * per worker). */
 #include "store.h"
+#include "store_internal.h"
 
 #include "db.h"
 #include "log.h"
@@ -13,15 +14,6 @@
 
 #define STORE_CONNECT_TIMEOUT_S 2
 
-struct store {
-    char *url;
-    PGconn *conn;
-    int worker;
-    bool login_prepared; /* LOGIN_STATEMENT exists on this connection */
-};
-
-/* The user columns every query returns, in the order row_to_user() reads. */
-#define USER_COLUMNS "u.id, u.nickname, u.avatar_url, u.gender, u.language, u.city, u.province, u.country"
 
 struct store *store_new(const char *url, int worker)
 {
@@ -60,8 +52,8 @@ enum store_status store_connect(struct store *st)
         log_warn("w%d database unavailable: %s", st->worker, err);
         return STORE_UNAVAILABLE;
     }
-    st->login_prepared = false;
-    PGresult *res = PQexec(st->conn, "SET statement_timeout = '10s'");
+    st->prepared = NULL;
+    PGresult *res = PQexec(st->conn, "SET statement_timeout = '10s'; SET plan_cache_mode = force_generic_plan");
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         log_warn("w%d SET statement_timeout: %s", st->worker, db_result_error(res));
     PQclear(res);
@@ -81,24 +73,33 @@ static bool connection_lost(const struct store *st, const PGresult *res)
            db_result_sqlstate_is(res, "08") || db_result_sqlstate_is(res, "57P");
 }
 
-static PGresult *exec_login(struct store *st, int n, const char *const *values,
-                           const int *lengths, const int *formats);
+/* Run `sql` as the statement prepared under `name` (preparing it first on
+ * a new connection). */
+static PGresult *exec_prepared(struct store *st, const char *name, const char *sql, int n,
+                               const char *const *values, const int *lengths,
+                               const int *formats)
+{
+    if (!st->prepared || strcmp(st->prepared, name) != 0) {
+        PGresult *res = PQprepare(st->conn, name, sql, n, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            return res; /* the caller logs and classifies it */
+        PQclear(res);
+        st->prepared = name;
+    }
+    return PQexecPrepared(st->conn, name, n, values, lengths, formats, 0);
+}
 
-/* Run one statement expecting `want` (sql NULL: the prepared login
- * statement). When `retry` and the connection turns
- * out to be dead (a restarted server), reconnect and run it once more.
- * Returns the result (caller PQclear()s it) or NULL with *status set. */
-static PGresult *store_exec(struct store *st, const char *what, const char *sql, int n,
-                            const char *const *values, const int *lengths, const int *formats,
-                            ExecStatusType want, bool retry, enum store_status *status)
+PGresult *store_run(struct store *st, const char *what, const char *name, const char *sql, int n,
+                    const char *const *values, const int *lengths, const int *formats,
+                    ExecStatusType want, bool retry, enum store_status *status)
 {
     for (int attempt = 0;; attempt++) {
         if (store_connect(st) != STORE_OK) {
             *status = STORE_UNAVAILABLE;
             return NULL;
         }
-        PGresult *res = sql ? PQexecParams(st->conn, sql, n, NULL, values, lengths, formats, 0)
-                            : exec_login(st, n, values, lengths, formats);
+        PGresult *res = name ? exec_prepared(st, name, sql, n, values, lengths, formats)
+                             : PQexecParams(st->conn, sql, n, NULL, values, lengths, formats, 0);
         if (PQresultStatus(res) == want)
             return res;
         bool lost = connection_lost(st, res);
@@ -117,6 +118,14 @@ static PGresult *store_exec(struct store *st, const char *what, const char *sql,
     }
 }
 
+/* store_run() of a statement that is not prepared. */
+static PGresult *store_exec(struct store *st, const char *what, const char *sql, int n,
+                            const char *const *values, const int *lengths, const int *formats,
+                            ExecStatusType want, bool retry, enum store_status *status)
+{
+    return store_run(st, what, NULL, sql, n, values, lengths, formats, want, retry, status);
+}
+
 /* Run a statement that returns no rows. */
 static enum store_status store_command(struct store *st, const char *what, const char *sql, int n,
                                        const char *const *values, bool retry)
@@ -133,8 +142,7 @@ static void copy_col(const PGresult *res, int row, int col, char *out, size_t ca
     snprintf(out, cap, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
 }
 
-/* Read USER_COLUMNS starting at column c. */
-static void row_to_user(const PGresult *res, int row, int c, struct store_user *u)
+void store_row_to_user(const PGresult *res, int row, int c, struct store_user *u)
 {
     struct profile *p = &u->profile;
     u->uid = strtoll(PQgetvalue(res, row, c), NULL, 10);
@@ -154,85 +162,6 @@ enum store_status store_ping(struct store *st)
                                PGRES_TUPLES_OK, true, &status);
     if (!res)
         return STORE_UNAVAILABLE;
-    PQclear(res);
-    return STORE_OK;
-}
-
-/* A user column after a login: the stored value when the incoming one is
- * weak (bit `bit` of $10, see profile_weak_fields()) and the stored one is
- * set, else the incoming one. `unset` is the column's empty value. */
-#define PICK(col, bit, unset)                                                                    \
-    "CASE WHEN $10::int & " #bit " <> 0 AND u." col " <> " unset " THEN u." col                 \
-    " ELSE EXCLUDED." col " END"
-#define PICKED_PROFILE                                                                           \
-    PICK("nickname", 1, "''") ", " PICK("avatar_url", 2, "''") ", " PICK("gender", 4, "0")       \
-    ", " PICK("language", 8, "''") ", " PICK("city", 16, "''") ", " PICK("province", 32, "''")   \
-    ", " PICK("country", 64, "''")
-#define PROFILE_COLUMNS_U                                                                        \
-    "nickname, u.avatar_url, u.gender, u.language, u.city, u.province, u.country"
-#define PROFILE_COLUMNS "nickname, avatar_url, gender, language, city, province, country"
-
-/* The whole login in one statement (one round trip, one implicit
- * transaction): upsert the user by openid with the merged profile
- * (updated_at moves only when the profile changes), insert the session,
- * and commit without waiting for the WAL flush (see docs/login.md). */
-#define LOGIN_STATEMENT "login"
-#define LOGIN_SQL                                                                                \
-    "WITH u AS ("                                                                                \
-    " INSERT INTO users AS u (openid, unionid, " PROFILE_COLUMNS ")"                            \
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"                                              \
-    " ON CONFLICT (openid) DO UPDATE SET unionid = COALESCE(EXCLUDED.unionid, u.unionid),"      \
-    " (" PROFILE_COLUMNS ") = (" PICKED_PROFILE "),"                                            \
-    " updated_at = CASE WHEN (u." PROFILE_COLUMNS_U ") IS DISTINCT FROM (" PICKED_PROFILE ")"     \
-    " THEN now() ELSE u.updated_at END"                                                          \
-    " RETURNING " USER_COLUMNS "),"                                                              \
-    " s AS (INSERT INTO sessions (id, skey_hash, user_id, wx_session_key, expires_at)"          \
-    " SELECT $11, $12, u.id, $13, now() + $14::bigint * interval '1 millisecond' FROM u)"       \
-    " SELECT " USER_COLUMNS ", set_config('synchronous_commit', 'off', true) FROM u"
-
-/* Run the login statement, preparing it first on a new connection. */
-static PGresult *exec_login(struct store *st, int n, const char *const *values,
-                           const int *lengths, const int *formats)
-{
-    if (!st->login_prepared) {
-        PGresult *res = PQprepare(st->conn, LOGIN_STATEMENT, LOGIN_SQL, n, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            return res; /* the caller logs and classifies it */
-        PQclear(res);
-        st->login_prepared = true;
-    }
-    return PQexecPrepared(st->conn, LOGIN_STATEMENT, n, values, lengths, formats, 0);
-}
-
-enum store_status store_login(struct store *st, const struct store_login *in,
-                              struct store_user *out)
-{
-    static const struct profile empty;
-    const struct profile *p = in->incoming ? in->incoming : &empty;
-    char gender[12], weak[12], ttl[24];
-    snprintf(gender, sizeof(gender), "%d", p->gender);
-    snprintf(weak, sizeof(weak), "%u", profile_weak_fields(p));
-    snprintf(ttl, sizeof(ttl), "%lld", in->ttl_ms);
-    const char *unionid = in->unionid && *in->unionid ? in->unionid : NULL;
-    const char *values[] = {in->openid,   unionid,     p->nick,
-                            p->avatar,    gender,      p->language,
-                            p->city,      p->province, p->country,
-                            weak,         in->session_id, (const char *)in->skey_hash,
-                            in->wx_session_key, ttl};
-    int lengths[14] = {0}, formats[14] = {0};
-    lengths[11] = CRYPTO_SHA256_LEN;
-    formats[11] = 1;
-    enum store_status status = STORE_OK;
-    PGresult *res = store_exec(st, "login", NULL, 14, values, lengths, formats,
-                               PGRES_TUPLES_OK, true, &status);
-    if (!res)
-        return status;
-    if (PQntuples(res) != 1) {
-        log_warn("w%d login: %d rows returned", st->worker, PQntuples(res));
-        PQclear(res);
-        return STORE_FAILED;
-    }
-    row_to_user(res, 0, 0, out);
     PQclear(res);
     return STORE_OK;
 }
@@ -257,7 +186,7 @@ enum store_status store_session_find(struct store *st, const unsigned char *skey
     }
     copy_col(res, 0, 0, s->id, sizeof(s->id));
     s->touch_due = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-    row_to_user(res, 0, 2, u);
+    store_row_to_user(res, 0, 2, u);
     PQclear(res);
     return STORE_OK;
 }
@@ -297,7 +226,7 @@ enum store_status store_user_update(struct store *st, long long uid, const char 
         PQclear(res);
         return STORE_NOT_FOUND;
     }
-    row_to_user(res, 0, 0, out);
+    store_row_to_user(res, 0, 0, out);
     PQclear(res);
     return STORE_OK;
 }

@@ -55,14 +55,26 @@ enum store_status store_connect(struct store *st);
 /* Health check: SELECT 1. */
 enum store_status store_ping(struct store *st);
 
-/* In one statement (one round trip, one transaction): find or create the
- * user by openid (storing unionid when given), merge the incoming profile
- * by the rule of profile_merge() (profile_weak_fields() applied in SQL),
- * and create the session. The transaction commits with synchronous_commit
- * off (docs/login.md: a crash may lose the last fraction of a second of
- * logins, never a later durable write). Fills *out with the stored user. */
-enum store_status store_login(struct store *st, const struct store_login *in,
-                              struct store_user *out);
+/* One login of a batch: what to store, and how it went. */
+struct store_login_job {
+    const struct store_login *in;
+    struct store_user *out;  /* the stored user, when status is STORE_OK */
+    enum store_status status;
+};
+
+/* Store n logins in one statement (one round trip, one transaction). For
+ * each: find or create the user by openid (storing unionid when given),
+ * merge the incoming profile by the rule of profile_merge()
+ * (profile_weak_fields() applied in SQL), and create the session. The
+ * openids must all differ (one statement cannot update a row twice). The
+ * transaction commits with synchronous_commit off (docs/login.md: a crash
+ * may lose the last fraction of a second of logins, never a later durable
+ * write). Sets every job's status: STORE_OK with *out filled,
+ * STORE_UNAVAILABLE when the database cannot be reached, STORE_FAILED when
+ * it refused the login. When the statement fails for another reason than a
+ * lost connection and n > 1, each login is tried again alone, so that one
+ * bad login fails alone. Returns how many were stored. */
+size_t store_login_batch(struct store *st, struct store_login_job *jobs, size_t n);
 
 /* The live (not expired, not revoked) session whose skey hashes to
  * skey_hash, and its user. STORE_NOT_FOUND when there is none. */

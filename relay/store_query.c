@@ -6,6 +6,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "log.h"
+#include "pg_array.h"
 #include "store.h"
 #include "store_job.h"
 #include "util.h"
@@ -149,47 +150,6 @@ static void done_fetch(struct job *j, PGresult *r)
     done_rows(j, r, 0, "fetch");
 }
 
-/* Append a PostgreSQL array literal element (quoted, escaped) or NULL. */
-static void array_add(char **buf, size_t *len, size_t *cap, const char *v, bool first)
-{
-    size_t need = (v ? 2 * strlen(v) : 0) + 8;
-    if (*len + need >= *cap) {
-        *cap = (*len + need) * 2;
-        *buf = xrealloc(*buf, *cap);
-    }
-    char *p = *buf + *len;
-    if (!first)
-        *p++ = ',';
-    if (!v) {
-        memcpy(p, "NULL", 4);
-        p += 4;
-    } else {
-        *p++ = '"';
-        for (const char *s = v; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                *p++ = '\\';
-            *p++ = *s;
-        }
-        *p++ = '"';
-    }
-    *len = (size_t)(p - *buf);
-}
-
-/* A text[] literal of n strings (entries may be NULL); malloc'ed. */
-static char *array_literal(const char *const *items, size_t n)
-{
-    size_t cap = 64, len = 1;
-    char *buf = xmalloc(cap);
-    buf[0] = '{';
-    for (size_t i = 0; i < n; i++)
-        array_add(&buf, &len, &cap, items[i], i == 0);
-    if (len + 2 > cap)
-        buf = xrealloc(buf, len + 2);
-    buf[len] = '}';
-    buf[len + 1] = '\0';
-    return buf;
-}
-
 /* "\\x<hex>" bytea input for a 32-byte hash, into out[67]. */
 static void hash_hex(const unsigned char hash[32], char *out)
 {
@@ -216,9 +176,9 @@ int store_post(size_t writer, size_t n, const long long *room_ids, const long lo
         hash_hex(skey_hashes[i], p);
         p += 67;
     }
-    char *a_room = array_literal(rids, n), *a_uid = array_literal(uids, n);
-    char *a_kind = array_literal(kinds, n), *a_content = array_literal(contents, n);
-    char *a_cid = array_literal(cids, n), *a_hash = array_literal(hashes, n);
+    char *a_room = pg_array_literal(rids, n), *a_uid = pg_array_literal(uids, n);
+    char *a_kind = pg_array_literal(kinds, n), *a_content = pg_array_literal(contents, n);
+    char *a_cid = pg_array_literal(cids, n), *a_hash = pg_array_literal(hashes, n);
     const char *values[] = {a_room, a_uid, a_kind, a_content, a_cid, a_hash};
     int rc = job_send_writer(writer,
                              "SELECT * FROM chat_post_batch($1::bigint[], $2::bigint[], "
@@ -279,7 +239,7 @@ static void done_ended(struct job *j, PGresult *r)
 
 int store_sessions_ended(const char *const *ids, size_t n, store_ids_fn fn, void *ctx)
 {
-    char *arr = array_literal(ids, n);
+    char *arr = pg_array_literal(ids, n);
     const char *values[] = {arr};
     int rc = job_send("SELECT * FROM chat_sessions_ended($1::text[])", 1, values, done_ended,
                       (void *)fn, ctx);
@@ -297,7 +257,7 @@ int store_notify(const char *channel, const char *const *payloads, size_t n)
 {
     if (n == 0)
         return 0;
-    char *arr = array_literal(payloads, n);
+    char *arr = pg_array_literal(payloads, n);
     const char *values[] = {channel, arr};
     int rc = job_send("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", 2, values,
                       done_notify, NULL, NULL);
