@@ -53,7 +53,7 @@ enum store_status store_connect(struct store *st)
         return STORE_UNAVAILABLE;
     }
     st->prepared = NULL;
-    PGresult *res = PQexec(st->conn, "SET statement_timeout = '10s'; SET plan_cache_mode = force_generic_plan");
+    PGresult *res = PQexec(st->conn, "SET statement_timeout = '10s'");
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         log_warn("w%d SET statement_timeout: %s", st->worker, db_result_error(res));
     PQclear(res);
