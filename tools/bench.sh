@@ -12,6 +12,7 @@
 #   BIN_DIR         programs to measure (default build/release)
 #   LOADGEN         the load generator (default build/release/tools/bench/loadgen)
 #   BENCH_BUDGET    seconds the whole run may take (default 290)
+#   BENCH_RUNS      runs of (d) and (e), whose median is reported (default 3)
 #   A_STEPS, A_RATE, B_STEPS, B_RATE, C_CONNS, D_COUNT, E_CONNS, E_ROOMS, E_WINDOW,
 #   STEP_SECONDS    scenario sizes (defaults below)
 set -euo pipefail
@@ -30,6 +31,7 @@ C_CONNS=${C_CONNS:-10000}                           # idle connections
 D_COUNT=${D_COUNT:-15000}                           # logins prepared (codes fetched)
 E_CONNS=${E_CONNS:-100} E_ROOMS=${E_ROOMS:-10} E_WINDOW=${E_WINDOW:-16}
 STEP_SECONDS=${STEP_SECONDS:-4}
+BENCH_RUNS=${BENCH_RUNS:-3}                         # runs of d and e (median reported)
 
 # The benchmark measures capacity, not policy: the per-connection rate limit
 # is raised so that senders (10 msg/s each in a, b) and the closed loop of e
@@ -100,6 +102,27 @@ lg() {
     [ -s "$RUN/$name.json" ] || echo '{"error":"no result"}' >"$RUN/$name.json"
 }
 
+# median_run NAME KEY: from $RUN/NAME1.json .. NAME$BENCH_RUNS.json, write
+# $RUN/NAME.json: the run with the median KEY (a jq path), plus "runs" (KEY
+# of every run that produced it, in run order) and the totals over all runs
+# of what must stay zero or be counted (loss, duplicates, failures, logins).
+median_run() {
+    local name=$1 key=$2 files=()
+    for i in $(seq "$BENCH_RUNS"); do files+=("$RUN/$name$i.json"); done
+    jq -s '
+        [.[] | select(.error == null)] as $ok |
+        if ($ok | length) == 0 then .[0] else
+        ($ok | map(. as $r | {r: $r, v: ($r | '"$key"')}) | sort_by(.v)) as $s |
+        $s[(($s | length) - 1) / 2 | floor].r + {
+            runs: [$ok[] | '"$key"'],
+            lost_total: ([$ok[].lost_total // 0] | add),
+            duplicated_total: ([$ok[].duplicated_total // 0] | add),
+            failed: (if $ok[0].failed == null then null else [$ok[].failed] | add end),
+            conns: (if $ok[0].conns == null then null else [$ok[].conns] | add end),
+            logins_total: (if $ok[0].logins == null then null else [$ok[].logins] | add end)}
+        end' "${files[@]}" >"$RUN/$name.json"
+}
+
 # sessions N FILE: N users with a session each, made in SQL (admin role),
 # written as "id skey" lines.
 make_sessions() {
@@ -155,12 +178,16 @@ if want b; then
         --relay-pid "$RELAY_PID"
 fi
 if want e; then
-    say "(e) publish throughput: $E_CONNS senders in $E_ROOMS rooms, window $E_WINDOW"
-    lg e 60 chat --label e --addr "$RELAY_ADDR" --sessions "$DIR/sessions.e" --conns "$E_CONNS" \
-        --rooms "$E_ROOMS" --room-prefix bench-e --steps "$E_CONNS" --rate 0 \
-        --window "$E_WINDOW" --step-seconds 8 --drain-seconds 3 --p99-limit-ms 1000000 \
-        --min-ratio 0.99 --relay-pid "$RELAY_PID"
-    # What PostgreSQL holds: rows per room, and whether ids are 1..last_seq.
+    say "(e) publish throughput: $E_CONNS senders in $E_ROOMS rooms, window $E_WINDOW, $BENCH_RUNS runs"
+    for i in $(seq "$BENCH_RUNS"); do
+        lg "e$i" 60 chat --label e --addr "$RELAY_ADDR" --sessions "$DIR/sessions.e" \
+            --conns "$E_CONNS" --rooms "$E_ROOMS" --room-prefix "bench-e$i" --steps "$E_CONNS" \
+            --rate 0 --window "$E_WINDOW" --step-seconds 8 --drain-seconds 3 \
+            --p99-limit-ms 1000000 --min-ratio 0.99 --relay-pid "$RELAY_PID"
+    done
+    median_run e '.steps[0].messages_per_s'
+    # What PostgreSQL holds: rows per room, and whether ids are 1..last_seq,
+    # over the rooms of every run.
     psql "$ADMIN_DATABASE_URL" -XqtA -v ON_ERROR_STOP=1 >"$RUN/e-sql.json" <<'SQL'
 SELECT json_build_object(
     'rooms', count(*),
@@ -169,13 +196,16 @@ SELECT json_build_object(
 FROM (SELECT r.last_seq, count(m.seq) AS n, count(DISTINCT m.seq) AS distinct_seq,
              min(m.seq) AS lo, max(m.seq) AS hi
       FROM rooms r LEFT JOIN messages m ON m.room_id = r.id
-      WHERE r.name LIKE 'bench-e-%' GROUP BY r.id) per_room;
+      WHERE r.name LIKE 'bench-e%' GROUP BY r.id) per_room;
 SQL
 fi
 if want d; then
-    say "(d) logins through nginx, 32 clients"
-    lg d 120 login --label d --addr "$NGINX_ADDR" --clients 32 --count "$D_COUNT" --duration 10 \
-        --prepare-timeout 30 --user-prefix bench-login
+    say "(d) logins through nginx, 32 clients, $BENCH_RUNS runs"
+    for i in $(seq "$BENCH_RUNS"); do
+        lg "d$i" 120 login --label d --addr "$NGINX_ADDR" --clients 32 --count "$D_COUNT" \
+            --duration 10 --prepare-timeout 30 --user-prefix "bench-login-$i"
+    done
+    median_run d '.logins_per_s'
     psql "$ADMIN_DATABASE_URL" -XqtA -c \
         "SELECT json_build_object('sessions', count(*)) FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE u.openid NOT LIKE 'bench-sql-%'" >"$RUN/d-sql.json"
@@ -199,6 +229,7 @@ def n: if . == null then "–" else (. | round | tostring | if length > 3 then
     [explode | reverse | _nwise(3) | reverse | implode] | reverse | join(",") else . end) end;
 def f2: if . == null then "–" else ((. * 100 | round) / 100 | tostring) end;
 def lat: "\(.p50_ms | f2) / \(.p99_ms | f2) / \(.max_ms | f2)";
+def runs: if (.runs // []) | length > 1 then " (median of \(.runs | length) runs: \([.runs[] | n] | join(", ")))" else "" end;
 def loss: "\(.lost_total // "–") / \(.duplicated_total // "–")";
 def cpu: "\(.client_cpu | f2)";
 def failed_conns: if . == null or .failed == null then "–" else "\(.failed) of \(.conns)" end;
@@ -230,9 +261,9 @@ steprow("b"; "100 rooms × 10 clients, through nginx"; "–"),
 ($sc.c as $c | if $c == null or $c.error then "| c | idle connections | not run | ≤ 2,048 B | | | | | |" else
  "| c | \($c.conns | n) idle connections, straight to the relay | \($c.relay_rss_per_conn_bytes | n) B of relay RSS per connection | ≤ 2,048 B | – | – | \($c | failed_conns) | – | RSS \($c.relay_rss_before_kb | n) → \($c.relay_rss_after_kb | n) KiB; connected in \($c.connect_seconds | f2) s; \($c.still_open | n) still open after the hold |" end),
 ($sc.d as $d | if $d == null or $d.error or $d.logins == null then "| d | logins | not run | ≥ 5,000/s | | | | | |" else
- "| d | logins through nginx, 32 clients (real /login) | \($d.logins_per_s | n) logins/s | ≥ 5,000/s | \($d | lat) | – | \($d.failed) failed logins | \($d | cpu) | \($d.logins | n) logins in \($d.seconds | f2) s; \($d.database.sessions // "–" | n) sessions in PostgreSQL |" end),
+ "| d | logins through nginx, 32 clients (real /login) | \($d.logins_per_s | n) logins/s\($d | runs) | ≥ 5,000/s | \($d | lat) | – | \($d.failed) failed logins | \($d | cpu) | median run: \($d.logins | n) logins in \($d.seconds | f2) s; \($d.database.sessions // "–" | n) sessions in PostgreSQL for \($d.logins_total // $d.logins | n) logins |" end),
 ($sc.e as $e | ($e.steps[0]? // null) as $s | if $e == null or $e.error or $s == null then "| e | publish throughput | not run | ≥ 50,000/s | | | | | |" else
- "| e | publish throughput, \($e.conns) senders in \($e.rooms) rooms, window \($s.window), straight to the relay | \($s.messages_per_s | n) messages/s committed | ≥ 50,000/s | \($s | lat) | \($e | loss) | \($e | failed_conns) | \($s | cpu) | \($e.database.rows | n) rows in PostgreSQL, ids gap-free: \($e.database.gap_free) |" end),
+ "| e | publish throughput, \($s.senders) senders in \($e.rooms) rooms, window \($s.window), straight to the relay | \($s.messages_per_s | n) messages/s committed\($e | runs) | ≥ 50,000/s | \($s | lat) | \($e | loss) | \($e | failed_conns) | \($s | cpu) | \($e.database.rows | n) rows in PostgreSQL over \($e.database.rooms | n) rooms, ids gap-free: \($e.database.gap_free) |" end),
 "",
 "Latency is end to end: scheduled send time to receipt, measured by the load generator on one clock. Lost / dup are totals over the whole run of a scenario: ids a receiver skipped or still lacked 5 s after the last step while another member of its room had them, and ids seen twice or out of order; both must be 0. See docs/bench.md."
 '
