@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define STORE_CONNECT_TIMEOUT_S 2
+#define STORE_LOCK_TIMEOUT "1s"
 
 
 struct store *store_new(const char *url, int worker)
@@ -53,9 +54,14 @@ enum store_status store_connect(struct store *st)
         return STORE_UNAVAILABLE;
     }
     st->prepared = NULL;
-    PGresult *res = PQexec(st->conn, "SET statement_timeout = '10s'");
+    /* A row lock held elsewhere (a DBA's open transaction) must not hold
+     * up the logins queued behind a batch for long: past the lock timeout
+     * the batch fails and its logins are stored one by one, and only the
+     * one that needs the locked row fails (login_group.h). */
+    PGresult *res =
+        PQexec(st->conn, "SET statement_timeout = '10s'; SET lock_timeout = '" STORE_LOCK_TIMEOUT "'");
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        log_warn("w%d SET statement_timeout: %s", st->worker, db_result_error(res));
+        log_warn("w%d SET statement_timeout, lock_timeout: %s", st->worker, db_result_error(res));
     PQclear(res);
     log_info("w%d connected to the database", st->worker);
     return STORE_OK;

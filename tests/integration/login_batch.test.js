@@ -8,7 +8,8 @@
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { sql, http, wxCode, MAGIC } = require('../lib/harness');
+const { spawn } = require('node:child_process');
+const { env, sql, http, wxCode, MAGIC } = require('../lib/harness');
 const { userNamer } = require('../lib/fixtures');
 
 const uname = userNamer();
@@ -22,6 +23,29 @@ function loginRequest(iss, mode) {
 }
 
 const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A psql session that locks the users row of `openid` (FOR UPDATE) and
+// keeps its transaction open for `seconds`, tagged application_name
+// lock-holder; resolves once the lock is held. Returns {done} (a promise
+// of the exit).
+async function holdUserRow(openid, seconds) {
+  const child = spawn('psql', [env.ADMIN_DATABASE_URL, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-v', `o=${openid}`],
+    { env: { ...process.env, PGAPPNAME: 'lock-holder' }, stdio: ['pipe', 'ignore', 'inherit'] });
+  const done = new Promise((resolve) => child.on('exit', resolve));
+  child.stdin.end(`BEGIN;\nSELECT 1 FROM users WHERE openid = :'o' FOR UPDATE;\nSELECT pg_sleep(${seconds});\nCOMMIT;\n`);
+  for (let i = 0; i < 100; i++) {
+    const rows = sql(`SELECT count(*) FROM pg_stat_activity
+                      WHERE application_name = 'lock-holder' AND state = 'active' AND query LIKE '%pg_sleep%'`);
+    if (rows[0][0] === '1') return { done };
+    await sleep(50);
+  }
+  child.kill();
+  throw new Error('the lock holder did not start');
+}
+
+const holderInTransaction = () => sql(`SELECT count(*) FROM pg_stat_activity
+  WHERE application_name = 'lock-holder' AND xact_start IS NOT NULL`)[0][0] === '1';
 
 describe('logins that arrive together', { timeout: 120000 }, () => {
   it('each gets its own session; one user per openid, also from four devices at once', async () => {
@@ -108,5 +132,28 @@ describe('logins that arrive together', { timeout: 120000 }, () => {
     const again = await loginRequest(await wxCode(refusedUser), 'encrypted')();
     assert.equal(again.status, 200, again.text);
     assert.deepEqual(sql(`SELECT count(*) FROM users WHERE openid = :'o'`, { o: poisoned.openid }), [['1']]);
+  });
+
+  it('a user row locked elsewhere fails that login only; the others are stored while the lock is held', async () => {
+    const lockedUser = uname('locked');
+    const first = await loginRequest(await wxCode(lockedUser), 'code')();
+    assert.equal(first.status, 200, first.text);
+    const locked = await wxCode(lockedUser);
+    const others = [];
+    for (let i = 0; i < 10; i++) others.push(await wxCode(uname('unlocked')));
+    const holder = await holdUserRow(locked.openid, 8);
+    try {
+      const [mine, ...theirs] = await Promise.all([locked, ...others].map((iss) => loginRequest(iss, 'encrypted')()));
+      // Everything below was answered while the other transaction still
+      // held the row: nobody waited for it to end.
+      assert.ok(holderInTransaction(), 'the logins were answered before the lock was released');
+      assert.equal(mine.status, 500, mine.text);
+      assert.equal(mine.json.error, 'ERR_INTERNAL');
+      for (const [i, res] of theirs.entries()) assert.equal(res.status, 200, `login ${i}: ${res.text}`);
+    } finally {
+      await holder.done;
+    }
+    const again = await loginRequest(await wxCode(lockedUser), 'encrypted')();
+    assert.equal(again.status, 200, again.text);
   });
 });
