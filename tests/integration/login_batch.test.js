@@ -91,6 +91,20 @@ describe('logins that arrive together', { timeout: 120000 }, () => {
     }
   });
 
+  it('profiles travel through the array parameters verbatim: quotes, backslashes, braces, commas, NULL', async () => {
+    const nicks = ['say "hi"', 'back\\slash', '{a,b}', 'NULL', ' spaced out ', '逗号，"引号"', 'tab\there', '\\"{,}"\\', '😀 emoji'];
+    const issued = [];
+    for (const nick of nicks) issued.push({ nick, iss: await wxCode(uname('quoted'), { nickName: nick }) });
+    const answers = await Promise.all(issued.map(({ iss }) => loginRequest(iss, 'encrypted')()));
+    for (const [i, res] of answers.entries()) {
+      const { nick, iss } = issued[i];
+      assert.equal(res.status, 200, `${JSON.stringify(nick)}: ${res.text}`);
+      assert.equal(res.json.userInfo.nickName, nick, 'the answer has the nickname as sent');
+      assert.deepEqual(sql(`SELECT nickname FROM users WHERE openid = :'o'`, { o: iss.openid }), [[nick]],
+        `${JSON.stringify(nick)} stored verbatim`);
+    }
+  });
+
   it('a login the database refuses fails alone; the others in its batch are stored', async () => {
     const refusedUser = uname('refused');
     const slow = await wxCode(uname('slow'));
