@@ -15,7 +15,6 @@
 #define STORE_CONNECT_TIMEOUT_S 2
 #define STORE_LOCK_TIMEOUT "1s"
 
-
 struct store *store_new(const char *url, int worker)
 {
     struct store *st = xcalloc(1, sizeof(*st));
