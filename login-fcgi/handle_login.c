@@ -193,7 +193,7 @@ static void open_session(struct request *r, const struct wx_session *wx, const c
                              .session_id = session_id, .skey_hash = hash,
                              .wx_session_key = wx->session_key, .ttl_ms = r->cfg->session_ttl_ms};
     struct store_user *u = xmalloc(sizeof(*u));
-    enum store_status st = login_group_store(r->w->logins, r->w->store, &in, u);
+    enum store_status st = login_group_store(r->w->logins, &in, u);
     if (st == STORE_OK) {
         log_info("%s login: uid %lld, session %s", r->tag, u->uid, session_id);
         request_reply(r, 200, login_body(r, session_id, skey, u));

@@ -1,6 +1,6 @@
 /* login_group.c -- concurrent logins stored in batches (see login_group.h).
  *
- * One mutex guards the queue and the count of running batches. A queued
+ * One mutex guards the queue and the stack of idle stores. A queued
  * login is owned by the stack frame of the worker waiting for it, which
  * sleeps on its own condition variable: a leader takes logins off the
  * queue, runs them without the lock, marks each done under the lock and
@@ -26,17 +26,21 @@ struct queued {
 struct login_group {
     pthread_mutex_t lock;
     struct queued *head, **tail;
-    size_t leaders, max_leaders, max_batch;
+    struct store **idle; /* stores no batch is running on */
+    size_t n_idle, max_batch;
     login_group_run_fn run;
 };
 
-struct login_group *login_group_new(size_t max_batch, size_t max_leaders, login_group_run_fn run)
+struct login_group *login_group_new(size_t max_batch, struct store *const *stores, size_t n_stores,
+                                    login_group_run_fn run)
 {
     struct login_group *g = xcalloc(1, sizeof(*g));
     pthread_mutex_init(&g->lock, NULL);
     g->tail = &g->head;
+    g->idle = xcalloc(n_stores, sizeof(*g->idle));
+    memcpy(g->idle, stores, n_stores * sizeof(*g->idle));
+    g->n_idle = n_stores;
     g->max_batch = max_batch ? max_batch : 1;
-    g->max_leaders = max_leaders ? max_leaders : 1;
     g->run = run;
     return g;
 }
@@ -46,6 +50,7 @@ void login_group_free(struct login_group *g)
     if (!g)
         return;
     pthread_mutex_destroy(&g->lock);
+    free(g->idle);
     free(g);
 }
 
@@ -78,14 +83,15 @@ static size_t take_batch(struct login_group *g, struct queued **batch)
     return n;
 }
 
-/* Lead one batch: take it, run it on st without the lock, hand out the
- * results and wake their workers, and the worker of the next queued login
- * so that it leads the next batch. Called and returns with the lock held. */
-static void lead_batch(struct login_group *g, struct store *st)
+/* Lead one batch: take it and an idle store, run it without the lock, hand
+ * out the results and wake their workers, and the worker of the next
+ * queued login so that it leads the next batch. Called and returns with
+ * the lock held. */
+static void lead_batch(struct login_group *g)
 {
     struct queued **batch = xcalloc(g->max_batch, sizeof(*batch));
     size_t n = take_batch(g, batch);
-    g->leaders++;
+    struct store *st = g->idle[--g->n_idle];
     pthread_mutex_unlock(&g->lock);
 
     struct store_login_job *jobs = xcalloc(n, sizeof(*jobs));
@@ -99,15 +105,15 @@ static void lead_batch(struct login_group *g, struct store *st)
         batch[i]->done = true;
         pthread_cond_signal(&batch[i]->wake);
     }
-    g->leaders--;
+    g->idle[g->n_idle++] = st;
     if (g->head)
         pthread_cond_signal(&g->head->wake);
     free(jobs);
     free(batch);
 }
 
-enum store_status login_group_store(struct login_group *g, struct store *st,
-                                   const struct store_login *in, struct store_user *out)
+enum store_status login_group_store(struct login_group *g, const struct store_login *in,
+                                   struct store_user *out)
 {
     struct queued me = {.job = {.in = in, .out = out, .status = STORE_FAILED}};
     pthread_cond_init(&me.wake, NULL);
@@ -115,8 +121,8 @@ enum store_status login_group_store(struct login_group *g, struct store *st,
     *g->tail = &me;
     g->tail = &me.next;
     while (!me.done) {
-        if (g->head && g->leaders < g->max_leaders)
-            lead_batch(g, st);
+        if (g->head && g->n_idle > 0)
+            lead_batch(g);
         else
             pthread_cond_wait(&me.wake, &g->lock);
     }

@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -166,7 +167,9 @@ static int start_workers(const struct settings *cfg, struct login_group *logins,
         struct slot *s = &slots[i];
         pthread_mutex_init(&s->lock, NULL);
         s->w = (struct worker){.id = i + 1, .cfg = cfg, .logins = logins};
-        s->w.store = store_new(cfg->database_url, i + 1);
+        char name[32];
+        snprintf(name, sizeof(name), "w%d", i + 1);
+        s->w.store = store_new(cfg->database_url, name);
         s->w.wx = wx_client_new(cfg);
         if (!s->w.wx) {
             log_error("w%d cannot create a libcurl handle", i + 1);
@@ -221,6 +224,26 @@ static void free_workers(struct slot *slots, int n)
     free(slots);
 }
 
+/* The login group's own connections, one per batch that may run at once
+ * (LOGIN_BATCHES). */
+static struct store **new_login_stores(const struct settings *cfg, size_t n)
+{
+    struct store **stores = xcalloc(n, sizeof(*stores));
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "login%zu", i + 1);
+        stores[i] = store_new(cfg->database_url, name);
+    }
+    return stores;
+}
+
+static void free_login_stores(struct store **stores, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        store_free(stores[i]);
+    free(stores);
+}
+
 /* Wait for SIGTERM or SIGINT (blocked in this thread). */
 static int wait_for_stop_signal(void)
 {
@@ -242,8 +265,10 @@ int server_run(const struct settings *cfg)
         return -1;
     int n = (int)cfg->workers;
     struct slot *slots = xcalloc((size_t)n, sizeof(*slots));
-    struct login_group *logins = login_group_new((size_t)cfg->login_batch_max,
-                                                 (size_t)cfg->login_batches, store_login_batch);
+    size_t n_login_stores = (size_t)cfg->login_batches;
+    struct store **login_stores = new_login_stores(cfg, n_login_stores);
+    struct login_group *logins = login_group_new((size_t)cfg->login_batch_max, login_stores,
+                                                 n_login_stores, store_login_batch);
     int rc = start_workers(cfg, logins, slots, n);
     if (rc == 0) {
         log_info("listening on %s with %d workers", cfg->fcgi_listen, n);
@@ -253,6 +278,7 @@ int server_run(const struct settings *cfg)
     stop_workers(slots, n);
     free_workers(slots, n);
     login_group_free(logins);
+    free_login_stores(login_stores, n_login_stores);
     close(listen_fd);
     if (!strchr(cfg->fcgi_listen, ':'))
         unlink(cfg->fcgi_listen);

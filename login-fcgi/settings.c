@@ -31,7 +31,7 @@ static const struct config_option options[] = {
     {"LOGIN_BATCH_MAX", CONFIG_INT, &table_target.login_batch_max, "32", 1, 512,
      "most logins stored by one statement (concurrent logins are stored together)"},
     {"LOGIN_BATCHES", CONFIG_INT, &table_target.login_batches, "1", 1, 64,
-     "login statements running at once; further logins wait and form the next batch"},
+     "login statements running at once, each on its own database connection"},
     {"WX_CONNECT_TIMEOUT", CONFIG_DURATION, &table_target.wx_connect_timeout_ms, "2s", 1, 60000,
      "connect timeout for WeChat's API"},
     {"WX_TIMEOUT", CONFIG_DURATION, &table_target.wx_timeout_ms, "5s", 1, 300000,

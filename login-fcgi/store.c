@@ -1,5 +1,5 @@
 /* store.c -- login-fcgi's data access over libpq (blocking, one connection
- * per worker). */
+ * per store: one per worker, and the login group's own). */
 #include "store.h"
 #include "store_internal.h"
 
@@ -15,11 +15,11 @@
 #define STORE_CONNECT_TIMEOUT_S 2
 #define STORE_LOCK_TIMEOUT "1s"
 
-struct store *store_new(const char *url, int worker)
+struct store *store_new(const char *url, const char *name)
 {
     struct store *st = xcalloc(1, sizeof(*st));
     st->url = xstrdup(url);
-    st->worker = worker;
+    snprintf(st->name, sizeof(st->name), "%s", name);
     return st;
 }
 
@@ -49,7 +49,7 @@ enum store_status store_connect(struct store *st)
     char err[256];
     st->conn = db_connect(st->url, "login-fcgi", STORE_CONNECT_TIMEOUT_S, err, sizeof(err));
     if (!st->conn) {
-        log_warn("w%d database unavailable: %s", st->worker, err);
+        log_warn("%s database unavailable: %s", st->name, err);
         return STORE_UNAVAILABLE;
     }
     st->prepared = NULL;
@@ -60,9 +60,9 @@ enum store_status store_connect(struct store *st)
     PGresult *res =
         PQexec(st->conn, "SET statement_timeout = '10s'; SET lock_timeout = '" STORE_LOCK_TIMEOUT "'");
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        log_warn("w%d SET statement_timeout, lock_timeout: %s", st->worker, db_result_error(res));
+        log_warn("%s SET statement_timeout, lock_timeout: %s", st->name, db_result_error(res));
     PQclear(res);
-    log_info("w%d connected to the database", st->worker);
+    log_info("%s connected to the database", st->name);
     return STORE_OK;
 }
 
@@ -108,7 +108,7 @@ PGresult *store_run(struct store *st, const char *what, const char *name, const 
         if (PQresultStatus(res) == want)
             return res;
         bool lost = connection_lost(st, res);
-        log_warn("w%d %s failed: %s", st->worker, what,
+        log_warn("%s %s failed: %s", st->name, what,
                  res ? db_result_error(res) : db_error(st->conn));
         PQclear(res);
         if (!lost) {

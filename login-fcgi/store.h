@@ -1,6 +1,7 @@
 /* store.h -- all of login-fcgi's SQL: users, sessions, the health check.
  *
- * One store per worker thread, owning one blocking PostgreSQL connection
+ * One store per worker thread, and one per login batch that may run at
+ * once (login_group.h), each owning one blocking PostgreSQL connection
  * that is (re)opened on demand: when the database is down a call fails fast
  * with STORE_UNAVAILABLE, and the next call tries to connect again. Queries
  * are parameterised; PGresult values never leave store.c. */
@@ -42,8 +43,9 @@ struct store_login {
     long long ttl_ms;
 };
 
-/* A store for `url` (copied), logging as "w<worker>". Connects lazily. */
-struct store *store_new(const char *url, int worker);
+/* A store for `url` (copied), named `name` in its log lines (truncated
+ * to 15 bytes). Connects lazily. */
+struct store *store_new(const char *url, const char *name);
 
 /* Close the connection and free the store (NULL is fine). */
 void store_free(struct store *st);

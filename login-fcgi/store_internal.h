@@ -12,7 +12,7 @@
 struct store {
     char *url;
     PGconn *conn;
-    int worker;
+    char name[16]; /* in log lines: "w3" (a worker's), "login1" (the login group's) */
     const char *prepared; /* name of the statement prepared on this connection */
 };
 

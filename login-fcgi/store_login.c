@@ -125,7 +125,7 @@ static size_t login_results(const struct store *st, const PGresult *res,
         stored++;
     }
     if (stored != n)
-        log_warn("w%d login: %zu of %zu logins came back", st->worker, stored, n);
+        log_warn("%s login: %zu of %zu logins came back", st->name, stored, n);
     return stored;
 }
 
@@ -141,7 +141,7 @@ size_t store_login_batch(struct store *st, struct store_login_job *jobs, size_t 
         return stored;
     }
     if (status == STORE_FAILED && n > 1) {
-        log_warn("w%d login: the batch of %zu failed; storing each alone", st->worker, n);
+        log_warn("%s login: the batch of %zu failed; storing each alone", st->name, n);
         size_t stored = 0;
         for (size_t i = 0; i < n; i++)
             stored += store_login_batch(st, &jobs[i], 1);
