@@ -146,6 +146,23 @@ BIN_DIR=$BIN_DIR "$ROOT/tools/stack.sh" start "$DIR" >"$DIR/stack-start.log" 2>&
 # shellcheck disable=SC1091
 . "$DIR/env"
 RELAY_PID=$(cat "$DIR/pid/relay1.pid" 2>/dev/null || echo 0)
+# The programs whose CPU the load generator reports per login (d) or per
+# message (a, e): each is a PID and its children (--cpu NAME=PID).
+D_CPU=() A_CPU=() E_CPU=()
+add_cpu() { # add_cpu ARRAY NAME PID: skipped when PID is unknown
+    [ -n "$3" ] && [ "$3" != 0 ] || return 0
+    eval "$1+=(--cpu \"\$2=\$3\")"
+}
+PG_PID=$(head -n 1 "$DIR/pg/data/postmaster.pid" 2>/dev/null || true)
+for p in login:login-fcgi standin:stand-in nginx:nginx; do
+    add_cpu D_CPU "${p#*:}" "$(cat "$DIR/pid/${p%%:*}.pid" 2>/dev/null || true)"
+done
+add_cpu D_CPU postgres "$PG_PID"
+add_cpu A_CPU relay "$RELAY_PID"
+add_cpu A_CPU nginx "$(cat "$DIR/pid/nginx.pid" 2>/dev/null || true)"
+add_cpu A_CPU postgres "$PG_PID"
+add_cpu E_CPU relay "$RELAY_PID"
+add_cpu E_CPU postgres "$PG_PID"
 RELAY_ADDR=127.0.0.1:${RELAY_PORTS%% *}
 NGINX_ADDR=127.0.0.1:$PORT
 NSESS=$((C_CONNS > 2000 + E_CONNS ? C_CONNS : 2000 + E_CONNS))
@@ -168,7 +185,7 @@ if want a; then
     lg a 150 chat --label a --addr "$NGINX_ADDR" --sessions "$DIR/sessions.a" --conns 1000 \
         --rooms 1 --room-prefix bench-a --steps "$A_STEPS" --rate "$A_RATE" \
         --step-seconds "$STEP_SECONDS" --drain-seconds 2 --p99-limit-ms 100 --min-ratio 0.99 \
-        --relay-pid "$RELAY_PID"
+        --relay-pid "$RELAY_PID" ${A_CPU[@]+"${A_CPU[@]}"}
 fi
 if want b; then
     say "(b) 100 rooms of 10 clients through nginx, senders $B_STEPS at $B_RATE msg/s"
@@ -183,7 +200,7 @@ if want e; then
         lg "e$i" 60 chat --label e --addr "$RELAY_ADDR" --sessions "$DIR/sessions.e" \
             --conns "$E_CONNS" --rooms "$E_ROOMS" --room-prefix "bench-e$i" --steps "$E_CONNS" \
             --rate 0 --window "$E_WINDOW" --step-seconds 8 --drain-seconds 3 \
-            --p99-limit-ms 1000000 --min-ratio 0.99 --relay-pid "$RELAY_PID"
+            --p99-limit-ms 1000000 --min-ratio 0.99 --relay-pid "$RELAY_PID" ${E_CPU[@]+"${E_CPU[@]}"}
     done
     median_run e '.steps[0].messages_per_s'
     # What PostgreSQL holds: rows per room, and whether ids are 1..last_seq,
@@ -203,7 +220,7 @@ if want d; then
     say "(d) logins through nginx, 32 clients, $BENCH_RUNS runs"
     for i in $(seq "$BENCH_RUNS"); do
         lg "d$i" 120 login --label d --addr "$NGINX_ADDR" --clients 32 --count "$D_COUNT" \
-            --duration 10 --prepare-timeout 30 --user-prefix "bench-login-$i"
+            --duration 10 --prepare-timeout 30 --user-prefix "bench-login-$i" ${D_CPU[@]+"${D_CPU[@]}"}
     done
     median_run d '.logins_per_s'
     psql "$ADMIN_DATABASE_URL" -XqtA -c \
@@ -232,6 +249,12 @@ def lat: "\(.p50_ms | f2) / \(.p99_ms | f2) / \(.max_ms | f2)";
 def runs: if (.runs // []) | length > 1 then " (median of \(.runs | length) runs: \([.runs[] | n] | join(", ")))" else "" end;
 def loss: "\(.lost_total // "–") / \(.duplicated_total // "–")";
 def cpu: "\(.client_cpu | f2)";
+# CPU of each watched program per login or message (µs), then that of the
+# load generator: "login-fcgi 290, postgres 200, ..., load generator 40".
+def progs($unit; $per_s): (.programs_cpu // {}) as $p |
+    [($p | to_entries[] | "\(.key) \(.value["us_per_" + $unit] | n)"),
+     (if $per_s > 0 then "load generator \(.client_cpu * 1e6 / $per_s | n)" else empty end)] |
+    join(", ");
 def failed_conns: if . == null or .failed == null then "–" else "\(.failed) of \(.conns)" end;
 def nextfail: ([.steps[]? | select(.ok | not)] | first) as $f |
     if $f == null then "every step passed" else
@@ -247,7 +270,7 @@ def steprow($id; $what; $target):
       if $f == null then "no step ran" else
       "no step passed: the first (\($f.senders) sender\(if $f.senders == 1 then "" else "s" end)) delivered \($f.deliveries_per_s | n)/s with p99 \($f.p99_ms | f2) ms" end else
       "\($g.deliveries_per_s | n) deliveries/s (\($g.senders) sender\(if $g.senders == 1 then "" else "s" end) × \($g.rate_per_sender | f2) msg/s)" end) +
-    " | \($target) | \(if $g then ($g | lat) else "–" end) | \($s | loss) | \($s | failed_conns) | \(if $g then ($g | cpu) else "–" end) | \($s | under50); \($s | nextfail) |" end;
+    " | \($target) | \(if $g then ($g | lat) else "–" end) | \($s | loss) | \($s | failed_conns) | \(if $g then ($g | cpu) else "–" end) | \($s | under50); \($s | nextfail)\(if $g.programs_cpu then "; CPU per message sent at the last good step (µs): " + ($g | progs("message"; $g.messages_per_s)) else "" end) |" end;
 .scenarios as $sc |
 "# make bench results",
 "",
@@ -261,9 +284,9 @@ steprow("b"; "100 rooms × 10 clients, through nginx"; "–"),
 ($sc.c as $c | if $c == null or $c.error then "| c | idle connections | not run | ≤ 2,048 B | | | | | |" else
  "| c | \($c.conns | n) idle connections, straight to the relay | \($c.relay_rss_per_conn_bytes | n) B of relay RSS per connection | ≤ 2,048 B | – | – | \($c | failed_conns) | – | RSS \($c.relay_rss_before_kb | n) → \($c.relay_rss_after_kb | n) KiB; connected in \($c.connect_seconds | f2) s; \($c.still_open | n) still open after the hold |" end),
 ($sc.d as $d | if $d == null or $d.error or $d.logins == null then "| d | logins | not run | ≥ 5,000/s | | | | | |" else
- "| d | logins through nginx, 32 clients (real /login) | \($d.logins_per_s | n) logins/s\($d | runs) | ≥ 5,000/s | \($d | lat) | – | \($d.failed) failed logins | \($d | cpu) | median run: \($d.logins | n) logins in \($d.seconds | f2) s; \($d.database.sessions // "–" | n) sessions in PostgreSQL for \($d.logins_total // $d.logins | n) logins |" end),
+ "| d | logins through nginx, 32 clients (real /login) | \($d.logins_per_s | n) logins/s\($d | runs) | ≥ 5,000/s | \($d | lat) | – | \($d.failed) failed logins | \($d | cpu) | median run: \($d.logins | n) logins in \($d.seconds | f2) s; \($d.database.sessions // "–" | n) sessions in PostgreSQL for \($d.logins_total // $d.logins | n) logins\(if $d.programs_cpu then "; CPU per login (µs): " + ($d | progs("login"; $d.logins_per_s)) else "" end) |" end),
 ($sc.e as $e | ($e.steps[0]? // null) as $s | if $e == null or $e.error or $s == null then "| e | publish throughput | not run | ≥ 50,000/s | | | | | |" else
- "| e | publish throughput, \($s.senders) senders in \($e.rooms) rooms, window \($s.window), straight to the relay | \($s.messages_per_s | n) messages/s committed\($e | runs) | ≥ 50,000/s | \($s | lat) | \($e | loss) | \($e | failed_conns) | \($s | cpu) | \($e.database.rows | n) rows in PostgreSQL over \($e.database.rooms | n) rooms, ids gap-free: \($e.database.gap_free) |" end),
+ "| e | publish throughput, \($s.senders) senders in \($e.rooms) rooms, window \($s.window), straight to the relay | \($s.messages_per_s | n) messages/s committed\($e | runs) | ≥ 50,000/s | \($s | lat) | \($e | loss) | \($e | failed_conns) | \($s | cpu) | \($e.database.rows | n) rows in PostgreSQL over \($e.database.rooms | n) rooms, ids gap-free: \($e.database.gap_free)\(if $s.programs_cpu then "; CPU per message (µs): " + ($s | progs("message"; $s.messages_per_s)) else "" end) |" end),
 "",
 "Latency is end to end: scheduled send time to receipt, measured by the load generator on one clock. Lost / dup are totals over the whole run of a scenario: ids a receiver skipped or still lacked 5 s after the last step while another member of its room had them, and ids seen twice or out of order; both must be 0. See docs/bench.md."
 '

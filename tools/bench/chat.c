@@ -84,6 +84,7 @@ static void step_begin(struct chat_run *r, struct chat_step *st, int senders)
     st->relay_cpu0 = r->o->relay_pid ? proc_cpu_ns(r->o->relay_pid) : 0;
     st->relay_wait0 = r->o->relay_pid ? proc_runq_wait_ns(r->o->relay_pid) : 0;
     machine_ticks_read(&st->m0);
+    proc_snap_read(&r->o->cpu, &st->procs0);
     st->start_ns = now_ns() + 20000000; /* 20 ms lead */
     st->send_end_ns = st->start_ns + (int64_t)(r->o->step_s * 1e9);
     r->st = st;
@@ -240,6 +241,13 @@ static json_t *step_json(const struct chat_run *r, const struct chat_step *st)
                  1000);
     }
     set_real(j, "machine_busy", machine_busy_share(&st->m0, &m1), 1000);
+    struct proc_snap procs1 = {0};
+    proc_snap_read(&r->o->cpu, &procs1);
+    json_t *programs =
+        proc_groups_json(&r->o->cpu, &st->procs0, &procs1, wall_s, (long long)st->acked, "message");
+    if (programs)
+        json_object_set_new(j, "programs_cpu", programs);
+    proc_snap_free(&procs1);
     const char *why = step_verdict(r, st);
     json_object_set_new(j, "ok", json_boolean(why == NULL));
     if (why)
@@ -280,6 +288,7 @@ static void steps_phase(struct chat_run *r, json_t *rep)
         step_run(r, st, senders);
         json_t *j = step_json(r, st);
         r->st = r->setup;
+        proc_snap_free(&st->procs0);
         free(st);
         json_array_append(steps, j);
         log_info("step senders=%d delivered/s=%.0f p99=%.2fms ok=%d", senders,

@@ -9,6 +9,7 @@
 #define BENCH_CHAT_H
 
 #include "hist.h"
+#include "proccpu.h"
 #include "sysstat.h"
 
 #include <netinet/in.h>
@@ -36,6 +37,7 @@ struct chat_opts {
     int connect_concurrency;
     int relay_pid; /* 0: no relay readings */
     int rbuf;      /* receive buffer per connection */
+    struct proc_groups cpu; /* programs whose CPU per message is reported */
 };
 
 enum wconn_state { WC_NEW, WC_CONNECTING, WC_HANDSHAKE, WC_OPEN, WC_DONE };
@@ -69,6 +71,7 @@ struct chat_step {
     struct hist lat;
     int64_t cpu0, relay_cpu0, relay_wait0;
     struct machine_ticks m0;
+    struct proc_snap procs0; /* the --cpu programs at the start */
 };
 
 /* Why connections failed. */

@@ -321,8 +321,10 @@ static void set_real(json_t *o, const char *k, double v, double scale)
     json_object_set_new(o, k, json_real(round(v * scale) / scale));
 }
 
-/* Print the report of both phases. */
-static void login_report(struct login_run *r, double prep_s, double run_s, int64_t cpu0)
+/* Print the report of both phases; a and b: the watched programs' CPU
+ * before and after the timed phase. */
+static void login_report(struct login_run *r, double prep_s, double run_s, int64_t cpu0,
+                         const struct proc_snap *a, const struct proc_snap *b)
 {
     json_t *j = json_object();
     double s = run_s > 0 ? run_s : 1e-9;
@@ -343,6 +345,9 @@ static void login_report(struct login_run *r, double prep_s, double run_s, int64
     set_real(j, "p99_ms", hist_quantile(&r->lat, 0.99) / 1000.0, 100);
     set_real(j, "max_ms", r->lat.max_us / 1000.0, 100);
     set_real(j, "client_cpu", (double)(self_cpu_ns() - cpu0) / 1e9 / s, 1000);
+    json_t *programs = proc_groups_json(&r->o->cpu, a, b, s, r->ok, "login");
+    if (programs)
+        json_object_set_new(j, "programs_cpu", programs);
     json_object_set_new(j, "cores", json_integer(machine_cores()));
     json_object_set_new(j, "interrupted", json_boolean(stop_requested()));
     char *text = json_dumps(j, JSON_COMPACT);
@@ -398,9 +403,14 @@ int login_run_main(const struct login_opts *o)
         log_error("no code from the WeChat stand-in at %s", o->addr_text);
         goto out;
     }
+    struct proc_snap before = {0}, after = {0};
+    proc_snap_read(&o->cpu, &before);
     int64_t cpu0 = self_cpu_ns();
     double run = stop_requested() ? 0 : run_phase(r, PHASE_LOGINS, o->duration_s);
-    login_report(r, prep, run, cpu0);
+    proc_snap_read(&o->cpu, &after);
+    login_report(r, prep, run, cpu0, &before, &after);
+    proc_snap_free(&before);
+    proc_snap_free(&after);
     rc = 0;
 out:
     login_run_free(r);

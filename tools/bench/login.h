@@ -6,6 +6,8 @@
 #ifndef BENCH_LOGIN_H
 #define BENCH_LOGIN_H
 
+#include "proccpu.h"
+
 #include <netinet/in.h>
 
 struct login_opts {
@@ -18,6 +20,7 @@ struct login_opts {
     int count;                /* logins to prepare and run */
     double duration_s;        /* cap on the timed phase */
     double prepare_timeout_s; /* cap on the code phase */
+    struct proc_groups cpu;   /* programs whose CPU per login is reported */
 };
 
 /* Run the login benchmark and print one JSON object on stdout. Returns 0

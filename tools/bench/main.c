@@ -21,12 +21,16 @@ static void usage(void)
           "         [--window W] [--step-seconds T] [--drain-seconds T] [--hold-seconds T]\n"
           "         [--connect-timeout T] [--connect-concurrency N] [--p99-limit-ms MS]\n"
           "         [--min-ratio F] [--all-steps] [--relay-pid PID] [--rbuf BYTES] [--label X]\n"
+          "         [--cpu NAME=PID]...\n"
           "       loadgen login --addr IP:PORT [--clients 32] [--count N] [--duration T]\n"
           "         [--prepare-timeout T] [--user-prefix P] [--sessions-out FILE] [--label X]\n"
+          "         [--cpu NAME=PID]...\n"
           "       loadgen selftest\n"
           "Without --steps a chat run connects, holds the connections for --hold-seconds and\n"
           "reports the relay's RSS per connection (idle run). --rate 0 sends in a closed\n"
-          "loop of --window unacknowledged messages per sender. LOG_LEVEL sets the log level.\n",
+          "loop of --window unacknowledged messages per sender. --cpu reports the CPU of PID\n"
+          "and its children (per login, per acknowledged message) as NAME; up to 8.\n"
+          "LOG_LEVEL sets the log level.\n",
           stderr);
 }
 
@@ -74,6 +78,7 @@ enum {
     OPT_PREP_TO,
     OPT_USER_PREFIX,
     OPT_SESS_OUT,
+    OPT_CPU,
 };
 
 static const struct option long_opts[] = {
@@ -103,6 +108,7 @@ static const struct option long_opts[] = {
     {"prepare-timeout", 1, 0, OPT_PREP_TO},
     {"user-prefix", 1, 0, OPT_USER_PREFIX},
     {"sessions-out", 1, 0, OPT_SESS_OUT},
+    {"cpu", 1, 0, OPT_CPU},
     {0, 0, 0, 0},
 };
 
@@ -169,6 +175,8 @@ static int chat_opt(struct chat_opts *o, int c, const char *v)
     case OPT_LABEL:
         o->label = v;
         return 0;
+    case OPT_CPU:
+        return proc_groups_add(&o->cpu, v);
     default:
         return -1;
     }
@@ -243,6 +251,10 @@ static int main_login(int argc, char **argv)
             break;
         case OPT_LABEL:
             o.label = v;
+            break;
+        case OPT_CPU:
+            if (proc_groups_add(&o.cpu, v) != 0)
+                goto bad;
             break;
         default:
             goto bad;

@@ -4,6 +4,7 @@
 #include "chatscan.h"
 #include "hist.h"
 #include "httpresp.h"
+#include "proccpu.h"
 #include "util.h"
 #include "wsframe.h"
 
@@ -193,6 +194,36 @@ static void test_hist(void)
     free(h);
 }
 
+/* --cpu NAME=PID parsing, and each group's CPU between two readings: a
+ * process present in both counts its growth, one born since counts whole. */
+static void test_proccpu(void)
+{
+    struct proc_groups g = {0};
+    CHECK(proc_groups_add(&g, "postgres=10") == 0 && g.n == 1 && g.pid[0] == 10);
+    CHECK(strcmp(g.name[0], "postgres") == 0);
+    CHECK(proc_groups_add(&g, "=10") == -1 && proc_groups_add(&g, "x=") == -1);
+    CHECK(proc_groups_add(&g, "x=0") == -1 && proc_groups_add(&g, "x=12y") == -1);
+    CHECK(proc_groups_add(&g, "no-pid") == -1);
+    CHECK(proc_groups_add(&g, "a-name-of-thirty-two-bytes-long!=1") == -1);
+    CHECK(proc_groups_add(&g, "nginx=20") == 0 && g.n == 2);
+    struct proc_cpu before[] = {{10, 0, 1000000000}, {11, 0, 500000000}, {20, 1, 0}};
+    struct proc_cpu after[] = {{10, 0, 2000000000}, {11, 0, 500000000}, {12, 0, 1000000000},
+                               {20, 1, 400000000}};
+    struct proc_snap a = {3, 3, before}, b = {4, 4, after};
+    json_t *j = proc_groups_json(&g, &a, &b, 2.0, 1000, "login");
+    json_t *pg = json_object_get(j, "postgres"), *ngx = json_object_get(j, "nginx");
+    CHECK(json_real_value(json_object_get(pg, "cores")) == 1.0);        /* 2 s of CPU in 2 s */
+    CHECK(json_real_value(json_object_get(pg, "us_per_login")) == 2000); /* over 1,000 logins */
+    CHECK(json_real_value(json_object_get(ngx, "cores")) == 0.2);
+    CHECK(json_real_value(json_object_get(ngx, "us_per_login")) == 400);
+    json_decref(j);
+    struct proc_groups none = {0};
+    CHECK(proc_groups_json(&none, &a, &b, 2.0, 1000, "login") == NULL);
+    for (int i = g.n; i < PROC_GROUPS_MAX; i++)
+        CHECK(proc_groups_add(&g, "more=1") == 0);
+    CHECK(proc_groups_add(&g, "full=1") == -1);
+}
+
 int selftest_run(void)
 {
     checks = failures = 0;
@@ -201,6 +232,7 @@ int selftest_run(void)
     test_http();
     test_scan();
     test_hist();
+    test_proccpu();
     fprintf(stderr, "selftest: %d checks, %d failed\n", checks, failures);
     return failures ? -1 : 0;
 }
