@@ -1,6 +1,8 @@
-# Makefile -- builds login-fcgi and relay, runs the system and its tests.
+# Makefile -- builds login-fcgi, relay and the WeChat stand-in, runs the
+# system and its tests.
 #
-#   make            release build: login-fcgi/login-fcgi, relay/relay
+#   make            release build: login-fcgi/login-fcgi, relay/relay,
+#                   build/release/tools/wx-standin/wx-standin
 #   make asan       the same code with AddressSanitizer + UBSan (build/asan/)
 #   make test       install what is missing, build, run every test suite
 #   make run        start the whole system locally (PostgreSQL, nginx, ...)
@@ -10,8 +12,8 @@
 #   make fuzz       fuzz every parser for FUZZ_SECONDS each
 #   make soak       thousands of clients for minutes, PostgreSQL restarted (tools/soak.js)
 #
-# Sources are found by wildcard: a new .c file in shared/, login-fcgi/ or
-# relay/ needs no edit here. Unit tests are tests/unit/<part>/test_*.c, each
+# Sources are found by wildcard: a new .c file in shared/, login-fcgi/,
+# relay/ or tools/wx-standin/ needs no edit here. Unit tests are tests/unit/<part>/test_*.c, each
 # one cmocka program linked with that part's objects (minus main.o).
 
 BUILD    ?= release
@@ -40,6 +42,7 @@ LDFLAGS += $(LDFLAGS_MODE)
 LIBS_SHARED := $(shell pkg-config --libs libpq openssl jansson) -lpthread
 LIBS_LOGIN  := $(shell pkg-config --libs fcgi libcurl) $(LIBS_SHARED)
 LIBS_RELAY  := -lwslay $(LIBS_SHARED)
+LIBS_STANDIN := $(shell pkg-config --libs openssl jansson) -lm
 LIBS_TEST   := $(shell pkg-config --libs cmocka)
 
 SHARED_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard shared/*.c))
@@ -47,19 +50,26 @@ LOGIN_OBJ  := $(patsubst %.c,$(OUT)/%.o,$(wildcard login-fcgi/*.c))
 RELAY_OBJ  := $(patsubst %.c,$(OUT)/%.o,$(wildcard relay/*.c))
 LOGIN_LIB_OBJ := $(filter-out %/main.o,$(LOGIN_OBJ))
 RELAY_LIB_OBJ := $(filter-out %/main.o,$(RELAY_OBJ))
+# The WeChat stand-in (tools/wx-standin/): started by tools/stack.sh for
+# `make run`, the tests and the benchmark.
+STANDIN_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard tools/wx-standin/*.c))
+STANDIN_LIB_OBJ := $(filter-out %/main.o,$(STANDIN_OBJ))
 
-PROGRAMS := $(if $(LOGIN_OBJ),$(OUT)/login-fcgi/login-fcgi) $(if $(RELAY_OBJ),$(OUT)/relay/relay)
+PROGRAMS := $(if $(LOGIN_OBJ),$(OUT)/login-fcgi/login-fcgi) $(if $(RELAY_OBJ),$(OUT)/relay/relay) \
+            $(OUT)/tools/wx-standin/wx-standin
 
 UNIT_SHARED := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(wildcard tests/unit/shared/test_*.c))
 UNIT_LOGIN  := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(wildcard tests/unit/login/test_*.c))
 UNIT_RELAY  := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(wildcard tests/unit/relay/test_*.c))
-UNIT_TESTS  := $(UNIT_SHARED) $(UNIT_LOGIN) $(UNIT_RELAY)
+UNIT_STANDIN := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(wildcard tests/unit/standin/test_*.c))
+UNIT_TESTS  := $(UNIT_SHARED) $(UNIT_LOGIN) $(UNIT_RELAY) $(UNIT_STANDIN)
 
 # libFuzzer targets: tests/fuzz/fuzz_<part>_<name>.c, linked like unit tests.
 FUZZ_SHARED := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/fuzz/fuzz_shared_*.c))
 FUZZ_LOGIN  := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/fuzz/fuzz_login_*.c))
 FUZZ_RELAY  := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/fuzz/fuzz_relay_*.c))
-FUZZ_TARGETS := $(FUZZ_SHARED) $(FUZZ_LOGIN) $(FUZZ_RELAY)
+FUZZ_STANDIN := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/fuzz/fuzz_standin_*.c))
+FUZZ_TARGETS := $(FUZZ_SHARED) $(FUZZ_LOGIN) $(FUZZ_RELAY) $(FUZZ_STANDIN)
 
 .PHONY: all asan programs unit-tests fuzz-targets test deps run migrate psql bench fuzz clean format
 .DEFAULT_GOAL := all
@@ -92,6 +102,9 @@ $(OUT)/login-fcgi/login-fcgi: $(LOGIN_OBJ) $(OUT)/libshared.a
 $(OUT)/relay/relay: $(RELAY_OBJ) $(OUT)/libshared.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_RELAY)
 
+$(OUT)/tools/wx-standin/wx-standin: $(STANDIN_OBJ) $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_STANDIN)
+
 $(UNIT_SHARED): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(OUT)/libshared.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TEST) $(LIBS_SHARED)
 
@@ -100,6 +113,9 @@ $(UNIT_LOGIN): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(LOGIN_LIB_OBJ) $(OUT
 
 $(UNIT_RELAY): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(RELAY_LIB_OBJ) $(OUT)/libshared.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TEST) $(LIBS_RELAY)
+
+$(UNIT_STANDIN): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(STANDIN_LIB_OBJ) $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TEST) $(LIBS_STANDIN)
 
 $(FUZZ_SHARED): $(OUT)/tests/%: $(OUT)/tests/%.o $(OUT)/libshared.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED)
@@ -110,10 +126,16 @@ $(FUZZ_LOGIN): $(OUT)/tests/%: $(OUT)/tests/%.o $(LOGIN_LIB_OBJ) $(OUT)/libshare
 $(FUZZ_RELAY): $(OUT)/tests/%: $(OUT)/tests/%.o $(RELAY_LIB_OBJ) $(OUT)/libshared.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_RELAY)
 
+$(FUZZ_STANDIN): $(OUT)/tests/%: $(OUT)/tests/%.o $(STANDIN_LIB_OBJ) $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_STANDIN)
+
 $(OUT)/tests/fuzz/%.o: CFLAGS += -Ilogin-fcgi -Irelay
+$(OUT)/tests/fuzz/fuzz_standin_%.o: CFLAGS += -iquote tools/wx-standin
 
 # Unit tests may include test data and headers of the part they test.
 $(OUT)/tests/unit/%.o: CFLAGS += -Ilogin-fcgi -Irelay -Itests/unit
+# The stand-in's headers first for its tests (some names repeat in relay/).
+$(OUT)/tests/unit/standin/%.o: CFLAGS += -iquote tools/wx-standin
 
 deps:
 	tools/install-deps.sh
@@ -147,7 +169,8 @@ soak: deps all  # minutes-long soak on a fresh stack (tools/soak.js: SOAK_CLIENT
 	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); node tools/soak.js
 
 format:
-	clang-format -i shared/*.[ch] login-fcgi/*.[ch] relay/*.[ch] tests/unit/*/*.[ch]
+	clang-format -i shared/*.[ch] login-fcgi/*.[ch] relay/*.[ch] tools/wx-standin/*.[ch] \
+	    tests/unit/*/*.[ch]
 
 clean:
 	rm -rf build login-fcgi/login-fcgi relay/relay

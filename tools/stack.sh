@@ -15,7 +15,8 @@
 # Environment read by `start`/`run` (all optional):
 #   PORT         nginx's loopback port (run: 8080; start: a free port)
 #   RELAYS       number of relay processes (default 1)
-#   BIN_DIR      where login-fcgi/ and relay/ binaries are (default build/release)
+#   BIN_DIR      where the login-fcgi/, relay/ and tools/wx-standin/ binaries are
+#                (default build/release)
 #   DATABASE_URL use this PostgreSQL instead of the private cluster
 #   WX_API_BASE, WX_APPID, WX_SECRET  use this WeChat endpoint instead of the stand-in
 #   PG_TEST_SETTINGS=1  run the private cluster with fsync off (tests only)
@@ -168,7 +169,7 @@ setup_database() {
 # --- services ------------------------------------------------------------------
 
 start_standin() {
-    spawn standin env STANDIN_LISTEN="$STANDIN_ADDR" node "$ROOT/tools/wx-standin/server.js"
+    spawn standin env STANDIN_LISTEN="$STANDIN_ADDR" "$BIN_DIR/tools/wx-standin/wx-standin"
 }
 
 start_login() {
@@ -245,6 +246,7 @@ svc_start() {
 }
 
 relay_built() { [ -x "$BIN_DIR/relay/relay" ]; }
+standin_built() { [ -x "$BIN_DIR/tools/wx-standin/wx-standin" ]; }
 login_built() { [ -x "$BIN_DIR/login-fcgi/login-fcgi" ]; }
 
 # --- commands --------------------------------------------------------------------
@@ -255,6 +257,7 @@ cmd_start() {
     BIN_DIR=${BIN_DIR:-$ROOT/build/release}
     case $BIN_DIR in /*) ;; *) BIN_DIR=$ROOT/$BIN_DIR ;; esac
     login_built || relay_built || die "no programs in $BIN_DIR: run make first"
+    [ -n "${WX_API_BASE:-}" ] || standin_built || die "no tools/wx-standin/wx-standin in $BIN_DIR: run make first"
     PORT=${PORT:-$(free_port)}
     RELAYS=${RELAYS:-1}
     FILES_DIR=${FILES_DIR:-$DIR/files}
@@ -347,7 +350,7 @@ main() {
         svc-start) load_env; svc_start "${3:?service name}" ;;
         esac
         ;;
-    *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,25p' "$0" >&2; exit 2 ;;
     esac
 }
 

@@ -2,7 +2,7 @@
 // through nginx: successful logins (encrypted data, raw data + signature,
 // code only), every failure of login-api.md with its status and error, and
 // what the database holds afterwards (users by openid, sha256 skey hashes).
-// WeChat is the stand-in (tools/wx-standin); everything else is real.
+// WeChat is the stand-in (tools/wx-standin, a C program); everything else is real.
 'use strict';
 
 const { describe, it } = require('node:test');

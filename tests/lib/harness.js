@@ -50,7 +50,7 @@ async function http(method, urlPath, { headers = {}, body, base = env.BASE_URL }
 }
 
 // What wx.login() + wx.getUserInfo() give a mini-program for `user`
-// (see tools/wx-standin/server.js for the options).
+// (see tools/wx-standin/main.c for the options).
 async function wxCode(user, options = {}) {
   const q = new URLSearchParams(Object.assign({ user }, options));
   const res = await http('GET', `/standin/code?${q}`);

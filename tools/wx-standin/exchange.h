@@ -1,0 +1,32 @@
+/* exchange.h -- GET /sns/jscode2session, WeChat's code-to-session
+ * exchange: appid, secret and grant_type checked in that order (errcodes
+ * 40013, 40125, 40002), then the code (40029 unknown or expired, 40163
+ * already exchanged), answering {session_key, openid[, unionid]} as JSON
+ * served as text/plain, as WeChat does. A code issued with delayMs or
+ * reply=http500|garbage|errcode:N is answered that way instead. */
+#ifndef STANDIN_EXCHANGE_H
+#define STANDIN_EXCHANGE_H
+
+#include "answer.h"
+#include "standin.h"
+
+#include <stddef.h>
+
+/* An exchange to answer later (the code's delayMs): what it needs then. */
+struct exchange_later;
+
+/* Start answering the exchange with this query. Returns 0 with the answer
+ * in a, or the delay in ms (> 0) with *later set: call exchange_finish()
+ * when it has passed. */
+long exchange_start(struct standin *s, const char *query, size_t query_len, long long now_ms,
+                    struct answer *a, struct exchange_later **later);
+
+/* Answer a delayed exchange now (the code may have been used or forgotten
+ * meanwhile, as in the Node version). Does not free `later`. */
+void exchange_finish(struct standin *s, const struct exchange_later *later, long long now_ms,
+                     struct answer *a);
+
+/* Free a delayed exchange (NULL is fine). */
+void exchange_later_free(struct exchange_later *later);
+
+#endif
