@@ -4,13 +4,14 @@
 // that holds up no other connection, bodies drained, the limits (head
 // 16 KiB: 431; body 1 MiB: 413; chunked, bare LF, garbage: 400) and
 // jscode2session's checks in order (40013, 40125, 40002, 40029, 40163).
-// After each abuse the stand-in still answers.
+// After each abuse the stand-in still answers. Through nginx, the default
+// avatar of a code points back at nginx and is served.
 'use strict';
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
-const { env } = require('../lib/harness');
+const { env, http, wxCode } = require('../lib/harness');
 
 const [HOST, PORT] = env.STANDIN_ADDR.split(':');
 const EXCHANGE = `/sns/jscode2session?appid=${encodeURIComponent(env.WX_APPID)}` +
@@ -167,4 +168,15 @@ test('limits and malformed requests: answered with 4xx and closed, the stand-in 
   const avatar = await raw(get('/standin/avatar/%E5%BE.svg', 'Connection: close\r\n'));
   assert.equal(avatar.responses[0].status, 400, 'a malformed avatar name');
   await assertAlive();
+});
+
+test('through nginx, the default avatarUrl is on the host the client used, and is served', async () => {
+  const code = await wxCode('avatar-default');
+  const url = new URL(code.userInfo.avatarUrl);
+  assert.equal(url.origin, env.BASE_URL);
+  assert.equal(url.pathname, '/standin/avatar/avatar-default.svg');
+  const svg = await http('GET', url.pathname);
+  assert.equal(svg.status, 200);
+  assert.match(svg.headers.get('content-type'), /^image\/svg\+xml/);
+  assert.match(svg.text, /^<svg /);
 });
