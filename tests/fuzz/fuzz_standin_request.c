@@ -1,19 +1,20 @@
 /* fuzz_standin_request.c -- libFuzzer target for the WeChat stand-in's
- * request path (tools/wx-standin: http_req.h, url.h, text.h, jscompat.h,
- * routes.h and the handlers behind it).
+ * request path (tools/wx-standin: http_req.h, url.h, text.h, routes.h and
+ * the handlers behind it).
  *
  * The input is what a client sends. The end of the head is searched in one
  * go and again in chunks (the same answer both ways); a parsed head is
  * routed through the real handlers (issuing codes, exchanging them, avatars)
  * with a code table of its own, and the answers checked: a known status, a
- * body of valid UTF-8 that parses as JSON when served as JSON, and the
- * decoded query parameters and headers valid UTF-8. The code table is
+ * body of valid UTF-8 that parses as JSON when served as JSON, the path
+ * and query a split of the target, decoded parameters bounded and NUL-free,
+ * and decoded headers valid UTF-8. The code table is
  * emptied every 4096 inputs so memory stays bounded. */
 #include "codes.h"
 #include "exchange.h"
 #include "fuzz_common.h"
 #include "http_req.h"
-#include "jscompat.h"
+#include "query.h"
 #include "routes.h"
 #include "settings.h"
 #include "standin.h"
@@ -50,29 +51,29 @@ static void check_utf8(const struct buf *b)
     FUZZ_CHECK(fuzz_utf8_ok((const uint8_t *)buf_str(b), b->len, &chars));
 }
 
-/* What the handlers read, decoded: always valid UTF-8. */
+/* What the handlers read: the path and query are the target's first bytes
+ * around '?'; decoded parameters fit and hold no NUL; headers are UTF-8. */
 static void check_decoding(const struct http_req *req)
 {
     static const char *const names[] = {"user", "nickName", "gender", "delayMs", "js_code", "reply"};
-    struct buf path = BUF_INIT, v = BUF_INIT;
-    const char *query;
-    size_t qlen;
-    url_split_target(req->target, req->target_len, &path, &query, &qlen);
-    FUZZ_CHECK(path.len > 0 && buf_str(&path)[0] == '/');
-    for (size_t i = 0; i < path.len; i++)
-        FUZZ_CHECK(path.p[i] > 0x20 && path.p[i] < 0x7f);
+    struct buf path = BUF_INIT, query = BUF_INIT, v = BUF_INIT;
+    char out[65];
+    long n;
+    url_split_target(req->target, req->target_len, &path, &query);
+    FUZZ_CHECK(path.len <= req->target_len && memcmp(buf_str(&path), req->target, path.len) == 0);
+    FUZZ_CHECK(!memchr(buf_str(&path), '?', path.len) && !memchr(buf_str(&path), '#', path.len));
+    FUZZ_CHECK(!memchr(buf_str(&query), '#', query.len));
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (url_param_get(query, qlen, names[i], &v)) {
-            check_utf8(&v);
-            (void)js_number(buf_str(&v), v.len);
+        if ((n = query_get(buf_str(&query), names[i], out, sizeof(out))) >= 0) {
+            FUZZ_CHECK((size_t)n < sizeof(out) && strlen(out) == (size_t)n);
+            long x;
+            (void)text_to_long(out, &x);
         }
     }
     if (http_req_header(req, "x-forwarded-host", true, &v))
         check_utf8(&v);
-    buf_clear(&v);
-    if (text_uri_decode_component(path.p, path.len, &v) == 0)
-        check_utf8(&v);
     buf_free(&path);
+    buf_free(&query);
     buf_free(&v);
 }
 

@@ -1,6 +1,5 @@
 /* answer.c -- building answers: text and JSON bodies. */
 #include "answer.h"
-#include "jscompat.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -13,10 +12,9 @@ void answer_text(struct answer *a, int status, const char *type, const char *tex
     buf_puts(&a->body, text);
 }
 
-void answer_json(struct answer *a, int status, const char *type, json_t *v, int precision)
+void answer_json(struct answer *a, int status, const char *type, json_t *v)
 {
-    size_t len = 0;
-    char *text = v ? js_json_text(v, precision, &len) : NULL;
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
     json_decref(v);
     if (!text) {
         log_error("answer: a JSON answer (status %d) could not be built", status);
@@ -26,7 +24,7 @@ void answer_json(struct answer *a, int status, const char *type, json_t *v, int 
     a->status = status;
     a->type = type;
     buf_clear(&a->body);
-    buf_put(&a->body, text, len);
+    buf_puts(&a->body, text);
     free(text);
 }
 

@@ -22,11 +22,11 @@ struct answer {
 /* Answer `status` with a text body of the given type. */
 void answer_text(struct answer *a, int status, const char *type, const char *text);
 
-/* Answer `status` with the JSON text of v (JSON.stringify's form, reals
- * with `precision` digits, 0 for none) as the given type. Takes v's
+/* Answer `status` with the compact JSON text of v (members in insertion
+ * order, '/' and non-ASCII unescaped) as the given type. Takes v's
  * reference. When v is NULL or cannot be written (never expected) the
  * answer is a logged 500. */
-void answer_json(struct answer *a, int status, const char *type, json_t *v, int precision);
+void answer_json(struct answer *a, int status, const char *type, json_t *v);
 
 /* Release the body. */
 void answer_free(struct answer *a);

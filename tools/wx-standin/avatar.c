@@ -1,13 +1,14 @@
 /* avatar.c -- the generated SVG avatars. */
 #include "avatar.h"
 #include "log.h"
+#include "query.h"
 #include "text.h"
 
 #include <openssl/evp.h>
 #include <string.h>
 
-/* Append the first character of name, HTML-escaped as the Node version did
- * (&, <, >, " and ' as &#N;); '?' for an empty name. */
+/* Append the first character of name, HTML-escaped (&, <, >, " and ' as
+ * &#N;); '?' for an empty name. */
 static void put_letter(struct buf *out, const char *name, size_t len)
 {
     size_t n = text_first_char_len(name, len);
@@ -23,21 +24,20 @@ static void put_letter(struct buf *out, const char *name, size_t len)
 
 void avatar_answer(const char *name, size_t len, struct answer *a)
 {
-    struct buf decoded = BUF_INIT;
+    char decoded[AVATAR_NAME_MAX + 1];
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    if (text_uri_decode_component(name, len, &decoded) < 0) {
+    long n = query_decode(name, len, decoded, sizeof(decoded));
+    if (n < 0 || !text_utf8_valid(decoded, (size_t)n)) {
         answer_text(a, 400, "application/json", "{\"errcode\":-1,\"errmsg\":\"bad avatar name\"}");
-        buf_free(&decoded);
         return;
     }
-    if (!EVP_Digest(buf_str(&decoded), decoded.len, md, &md_len, EVP_md5(), NULL)) {
+    if (!EVP_Digest(decoded, (size_t)n, md, &md_len, EVP_md5(), NULL)) {
         log_error("avatar: md5 failed");
         answer_text(a, 500, "text/plain", "internal error");
-        buf_free(&decoded);
         return;
     }
-    /* md5[0] * 360 / 256, rounded half up as toFixed(0) does */
+    /* md5[0] * 360 / 256, rounded half up */
     unsigned hue = (md[0] * 45u + 16) / 32;
     a->status = 200;
     a->type = "image/svg+xml";
@@ -49,7 +49,6 @@ void avatar_answer(const char *name, size_t len, struct answer *a)
                "fill=\"hsl(%u,55%%,55%%)\"/><text x=\"48\" y=\"62\" font-size=\"44\" "
                "text-anchor=\"middle\" fill=\"#fff\" font-family=\"sans-serif\">",
                hue);
-    put_letter(&a->body, buf_str(&decoded), decoded.len);
+    put_letter(&a->body, decoded, (size_t)n);
     buf_puts(&a->body, "</text></svg>");
-    buf_free(&decoded);
 }

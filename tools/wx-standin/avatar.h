@@ -8,9 +8,13 @@
 
 #include <stddef.h>
 
-/* Answer for the NAME part of the path (still percent-encoded, as in the
- * URL's pathname): 200 image/svg+xml with a day of caching, or 400 when
- * NAME is not valid for decodeURIComponent (the Node version crashed). */
+/* Longest NAME, in bytes as sent (still percent-encoded). */
+#define AVATAR_NAME_MAX 200
+
+/* Answer for the NAME part of the path (name[0..len), len <=
+ * AVATAR_NAME_MAX, still percent-encoded): decoded with query_decode()
+ * ('+' reads as a space), 200 image/svg+xml with a day of caching, or 400
+ * when a %-escape is malformed, decodes to NUL or the result is not UTF-8. */
 void avatar_answer(const char *name, size_t len, struct answer *a);
 
 #endif

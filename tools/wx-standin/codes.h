@@ -22,9 +22,8 @@ struct code_entry {
     unsigned char session_key[16];
     long long issued_ms; /* monotonic clock */
     bool used;
-    double delay_ms; /* answer the exchange after this long (NaN or <= 0: at once) */
-    char *reply;     /* "http500", "garbage", "errcode:N"..., or NULL; owned */
-    size_t reply_len;
+    long delay_ms; /* answer the exchange after this long (0: at once) */
+    char *reply;   /* "http500", "garbage", "errcode:N"..., or NULL; owned */
     struct code_entry *bucket_next, *fifo_next;
 };
 

@@ -3,7 +3,11 @@
  * 40013, 40125, 40002), then the code (40029 unknown or expired, 40163
  * already exchanged), answering {session_key, openid[, unionid]} as JSON
  * served as text/plain, as WeChat does. A code issued with delayMs or
- * reply=http500|garbage|errcode:N is answered that way instead. */
+ * reply=http500|garbage|errcode:N is answered that way instead (N a decimal
+ * integer; a reply of any other form, "errcode:x" included, is ignored).
+ * Parameters are read with query_get(): names case-insensitive; a js_code
+ * that is malformed or too long is an unknown code (40029), and so is a
+ * malformed appid, secret or grant_type a wrong one. */
 #ifndef STANDIN_EXCHANGE_H
 #define STANDIN_EXCHANGE_H
 
@@ -15,14 +19,14 @@
 /* An exchange to answer later (the code's delayMs): what it needs then. */
 struct exchange_later;
 
-/* Start answering the exchange with this query. Returns 0 with the answer
- * in a, or the delay in ms (> 0) with *later set: call exchange_finish()
- * when it has passed. */
-long exchange_start(struct standin *s, const char *query, size_t query_len, long long now_ms,
-                    struct answer *a, struct exchange_later **later);
+/* Start answering the exchange with this query (NUL-terminated, without
+ * '?'). Returns 0 with the answer in a, or the delay in ms (> 0) with
+ * *later set: call exchange_finish() when it has passed. */
+long exchange_start(struct standin *s, const char *query, long long now_ms, struct answer *a,
+                    struct exchange_later **later);
 
 /* Answer a delayed exchange now (the code may have been used or forgotten
- * meanwhile, as in the Node version). Does not free `later`. */
+ * meanwhile). Does not free `later`. */
 void exchange_finish(struct standin *s, const struct exchange_later *later, long long now_ms,
                      struct answer *a);
 

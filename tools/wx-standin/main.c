@@ -8,11 +8,12 @@
  * wx.login() and wx.getUserInfo() would give a mini-program for a chosen
  * user:
  *
- *   GET|POST /standin/code?user=NAME[&nickName=..][&avatarUrl=..][&gender=1]
+ *   GET|POST /standin/code?user=NAME (1..64 bytes)[&nickName=..][&avatarUrl=..][&gender=0|1|2]
  *       [&placeholder=1]        WeChat's modern placeholder profile
  *       [&unionid=1]            include a unionId
  *       [&delayMs=N]            answer the exchange of this code after N ms (at most 120000)
  *       [&reply=http500|garbage|errcode:N]   answer the exchange with that failure
+ *                               (N a decimal integer; other replies are ignored)
  *       [&watermarkAppid=X] [&openIdInPlaintext=X]   tamper with the encrypted data
  *   => {"code", "openid", "userInfo", "rawData", "signature", "encryptedData", "iv"}
  *
@@ -27,9 +28,10 @@
  *
  * Environment: STANDIN_LISTEN (host:port, default 127.0.0.1:9911), WX_APPID,
  * WX_SECRET, LOG_LEVEL. Prints "wx-standin listening on HOST:PORT
- * appid=APPID" once listening; exits 0 on SIGTERM or SIGINT. It replaces a
- * Node script and keeps its behaviour byte for byte where clients can see
- * it (see docs/testing.md); HTTP/1.1 keep-alive, one thread, epoll. */
+ * appid=APPID" once listening; exits 0 on SIGTERM or SIGINT. Routes match
+ * the exact path; parameters are read with shared/query.h (limits and
+ * number rules in issue.h and exchange.h). HTTP/1.1 keep-alive, one
+ * thread, epoll. */
 #include "codes.h"
 #include "log.h"
 #include "server.h"

@@ -1,8 +1,8 @@
-/* routes.h -- which handler answers a request, by method and pathname
- * (the pathname as `new URL(target, 'http://standin')` gives it):
+/* routes.h -- which handler answers a request, by method and the exact
+ * path of its target (url.h: before '?', not decoded or normalised):
  *   GET /sns/jscode2session           exchange.h
  *   GET|POST /standin/code            issue.h
- *   GET /standin/avatar/NAME.svg      avatar.h (NAME 1..200 characters)
+ *   GET /standin/avatar/NAME.svg      avatar.h (NAME 1..200 bytes as sent)
  *   any /standin/healthz              200 {"ok":true}
  *   anything else                     404 {"errcode":-1,"errmsg":"not found"} */
 #ifndef STANDIN_ROUTES_H

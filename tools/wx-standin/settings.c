@@ -1,6 +1,5 @@
 /* settings.c -- configuration from the environment. */
 #include "settings.h"
-#include "buf.h"
 #include "text.h"
 #include "util.h"
 
@@ -16,14 +15,14 @@ static const char *env_or(const char *name, const char *def)
     return v && *v ? v : def;
 }
 
-/* A malloc'ed, valid UTF-8 copy of s (as Node decodes its environment). */
-static char *utf8_copy(const char *s)
+/* -1 with a message in err when variable `name`'s value v is not UTF-8
+ * (it goes into JSON answers); 0 otherwise. */
+static int check_utf8(const char *name, const char *v, char *err, size_t errlen)
 {
-    struct buf b = BUF_INIT;
-    text_utf8_decode(s, strlen(s), &b);
-    char *copy = xstrdup(buf_str(&b));
-    buf_free(&b);
-    return copy;
+    if (text_utf8_valid(v, strlen(v)))
+        return 0;
+    snprintf(err, errlen, "%s is not valid UTF-8", name);
+    return -1;
 }
 
 int settings_load(struct settings *s, char *err, size_t errlen)
@@ -41,12 +40,16 @@ int settings_load(struct settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "STANDIN_LISTEN=%s: the port is not a number 0..65535", listen);
         return -1;
     }
-    char *host = xstrndup(listen, (size_t)(colon - listen));
-    s->host = utf8_copy(host);
-    free(host);
+    const char *appid = env_or("WX_APPID", "wx0000standin0000");
+    const char *secret = env_or("WX_SECRET", "standin-secret");
+    if (check_utf8("STANDIN_LISTEN", listen, err, errlen) < 0 ||
+        check_utf8("WX_APPID", appid, err, errlen) < 0 ||
+        check_utf8("WX_SECRET", secret, err, errlen) < 0)
+        return -1;
+    s->host = xstrndup(listen, (size_t)(colon - listen));
     s->port = xstrndup(port, plen);
-    s->appid = utf8_copy(env_or("WX_APPID", "wx0000standin0000"));
-    s->secret = utf8_copy(env_or("WX_SECRET", "standin-secret"));
+    s->appid = xstrdup(appid);
+    s->secret = xstrdup(secret);
     return 0;
 }
 

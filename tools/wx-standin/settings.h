@@ -2,7 +2,7 @@
  * the Node version: STANDIN_LISTEN (host:port, default 127.0.0.1:9911),
  * WX_APPID (default wx0000standin0000), WX_SECRET (default
  * standin-secret); an empty variable means its default. LOG_LEVEL sets
- * the log level. */
+ * the log level. Every value must be valid UTF-8. */
 #ifndef STANDIN_SETTINGS_H
 #define STANDIN_SETTINGS_H
 
@@ -11,7 +11,7 @@
 struct settings {
     char *host;   /* STANDIN_LISTEN before the first ':' */
     char *port;   /* after it, up to a second ':' (decimal 0..65535) */
-    char *appid;  /* valid UTF-8 (invalid bytes became U+FFFD) */
+    char *appid;  /* valid UTF-8 */
     char *secret; /* likewise; never logged */
 };
 
