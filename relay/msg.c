@@ -138,8 +138,13 @@ int msg_parse(const char *text, size_t len, const struct msg_rules *rules, json_
     *cid_out = NULL;
     memset(in, 0, sizeof(*in));
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-    if (!doc)
-        return FAIL("not JSON: %s", jerr.text);
+    if (!doc) {
+        /* jansson quotes the input near the error, cut at any byte: keep
+         * only whole UTF-8, or the error frame could not carry it */
+        snprintf(why, whylen, "not JSON: %s", jerr.text);
+        why[utf8_valid_prefix((const uint8_t *)why, strlen(why))] = '\0';
+        return -1;
+    }
     if (!json_is_object(doc)) {
         json_decref(doc);
         return FAIL("a message must be a JSON object");

@@ -65,6 +65,17 @@ bool utf8_valid(const uint8_t *p, size_t len)
     return utf8_feed(&s, p, len) && utf8_complete(&s);
 }
 
+size_t utf8_valid_prefix(const uint8_t *p, size_t len)
+{
+    struct utf8_state s;
+    utf8_init(&s);
+    size_t whole = 0;
+    for (size_t i = 0; i < len && utf8_feed(&s, p + i, 1); i++)
+        if (utf8_complete(&s))
+            whole = i + 1;
+    return whole;
+}
+
 size_t utf8_length(const char *p, size_t len)
 {
     size_t n = 0;

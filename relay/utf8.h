@@ -26,6 +26,10 @@ bool utf8_complete(const struct utf8_state *s);
 /* Validate a whole buffer. */
 bool utf8_valid(const uint8_t *p, size_t len);
 
+/* Length of the longest prefix of p[0..len) that is whole, valid UTF-8
+ * (len itself when all of it is). */
+size_t utf8_valid_prefix(const uint8_t *p, size_t len);
+
 /* Number of code points in valid UTF-8 text. */
 size_t utf8_length(const char *p, size_t len);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chatjson.h"
 #include "msg.h"
 #include "rate.h"
 #include "utf8.h"
@@ -28,6 +29,12 @@ static void test_utf8(void **state)
     assert_true(utf8_feed(&s, (const uint8_t *)"\x98\x80", 2));
     assert_true(utf8_complete(&s));
     assert_int_equal(utf8_length("h\xc3\xa9", 3), 2);
+    /* the longest whole, valid prefix */
+    assert_int_equal(utf8_valid_prefix((const uint8_t *)"ab\xc3", 3), 2);
+    assert_int_equal(utf8_valid_prefix((const uint8_t *)"\xc3\xa9", 2), 2);
+    assert_int_equal(utf8_valid_prefix((const uint8_t *)"a\xff b", 4), 1);
+    assert_int_equal(utf8_valid_prefix((const uint8_t *)"\xf0\x9f\x98", 3), 0);
+    assert_int_equal(utf8_valid_prefix((const uint8_t *)"", 0), 0);
 }
 
 static const char *const prefixes[] = {"/files/", "https://cdn.example.com/", NULL};
@@ -77,6 +84,29 @@ static void test_messages(void **state)
     memset(long_cid + n, 'c', 65);
     strcpy(long_cid + n + 65, "\"}");
     assert_int_equal(parse(long_cid, &in, &root, &cid), -1);
+    free(cid);
+}
+
+/* jansson quotes the input near a syntax error cut at any byte (here in
+ * the middle of "é"): the reason stays whole UTF-8, so that the error
+ * frame can carry it (found by fuzz_relay_ws). */
+static void test_reason_is_whole_utf8(void **state)
+{
+    (void)state;
+    const char *text = "{\"text\":true,\"content\":\"\\u\xc3\xa9\"}";
+    assert_true(utf8_valid((const uint8_t *)text, strlen(text)));
+    struct msg_input in;
+    json_t *root;
+    char *cid, why[256];
+    assert_int_equal(msg_parse(text, strlen(text), &rules, &root, &in, &cid, why, sizeof(why)), -1);
+    assert_true(utf8_valid((const uint8_t *)why, strlen(why)));
+    assert_non_null(strstr(why, "invalid escape"));
+    size_t len;
+    char *frame = chatjson_error("ERR_BAD_MESSAGE", why, cid, &len);
+    json_t *o = json_loadb(frame, len, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(o, "message")), why);
+    json_decref(o);
+    free(frame);
     free(cid);
 }
 
@@ -150,7 +180,8 @@ static void test_rate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8), cmocka_unit_test(test_messages), cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_utf8), cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_reason_is_whole_utf8), cmocka_unit_test(test_urls),
         cmocka_unit_test(test_rooms), cmocka_unit_test(test_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
