@@ -23,24 +23,6 @@ static bool copy_field(char *out, size_t cap, const char *p, size_t len)
     return true;
 }
 
-bool http_has_token(const char *list, size_t len, const char *token)
-{
-    size_t tlen = strlen(token), i = 0;
-    while (i < len) {
-        while (i < len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
-            i++;
-        size_t start = i;
-        while (i < len && list[i] != ',')
-            i++;
-        size_t end = i;
-        while (end > start && (list[end - 1] == ' ' || list[end - 1] == '\t'))
-            end--;
-        if (end - start == tlen && strncasecmp(list + start, token, tlen) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* Parse "METHOD target HTTP/1.x". */
 static bool parse_request_line(const char *p, size_t len, struct http_request *req)
 {

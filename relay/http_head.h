@@ -4,6 +4,8 @@
 #ifndef RELAY_HTTP_HEAD_H
 #define RELAY_HTTP_HEAD_H
 
+#include "http_token.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -40,8 +42,5 @@ size_t http_head_end(const char *buf, size_t len, size_t from);
  * req. Returns HTTP_HEAD_OK or HTTP_HEAD_BAD. */
 enum http_head_status http_head_parse(const char *buf, size_t len, struct http_request *req);
 
-/* true when the comma-separated token list `list` (len bytes) contains
- * `token`, compared case-insensitively. */
-bool http_has_token(const char *list, size_t len, const char *token);
 
 #endif

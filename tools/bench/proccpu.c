@@ -1,6 +1,7 @@
 /* proccpu.c -- CPU time of process groups from /proc/PID/stat. */
 #include "proccpu.h"
 
+#include "sysstat.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -23,27 +24,6 @@ int proc_groups_add(struct proc_groups *g, const char *spec)
     memcpy(g->name[g->n], spec, (size_t)(eq - spec));
     g->name[g->n][eq - spec] = '\0';
     g->pid[g->n++] = (int)pid;
-    return 0;
-}
-
-/* Parent and utime+stime (ns) of process pid; -1 when unreadable. */
-static int read_stat(int pid, int *ppid, int64_t *cpu_ns)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    unsigned long long ut, st;
-    if (!p ||
-        sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", ppid, &ut, &st) != 3)
-        return -1;
-    long hz = sysconf(_SC_CLK_TCK);
-    *cpu_ns = (int64_t)((ut + st) * (1000000000ULL / (unsigned long long)(hz > 0 ? hz : 100)));
     return 0;
 }
 
@@ -79,7 +59,7 @@ void proc_snap_read(const struct proc_groups *g, struct proc_snap *s)
             continue;
         int pid = atoi(e->d_name), ppid;
         int64_t cpu;
-        if (read_stat(pid, &ppid, &cpu) != 0)
+        if (proc_stat_read(pid, &ppid, &cpu) != 0)
             continue;
         int group = group_of(g, pid, ppid);
         if (group >= 0)

@@ -38,7 +38,7 @@ long long proc_rss_kb(int pid)
     return kb;
 }
 
-int64_t proc_cpu_ns(int pid)
+int proc_stat_read(int pid, int *ppid, int64_t *cpu_ns)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
@@ -50,10 +50,19 @@ int64_t proc_cpu_ns(int pid)
     buf[n] = '\0';
     const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
     unsigned long long ut, st;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    if (!p ||
+        sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", ppid, &ut, &st) != 3)
         return -1;
     long hz = sysconf(_SC_CLK_TCK);
-    return (int64_t)((ut + st) * (1000000000ULL / (unsigned long long)(hz > 0 ? hz : 100)));
+    *cpu_ns = (int64_t)((ut + st) * (1000000000ULL / (unsigned long long)(hz > 0 ? hz : 100)));
+    return 0;
+}
+
+int64_t proc_cpu_ns(int pid)
+{
+    int ppid;
+    int64_t ns;
+    return proc_stat_read(pid, &ppid, &ns) == 0 ? ns : -1;
 }
 
 int64_t proc_runq_wait_ns(int pid)

@@ -18,6 +18,10 @@ long long proc_rss_kb(int pid);
 /* utime+stime of process `pid` in nanoseconds, or -1 when unreadable. */
 int64_t proc_cpu_ns(int pid);
 
+/* The parent (*ppid) and utime+stime (*cpu_ns) of process `pid` from
+ * /proc/PID/stat. Returns 0, or -1 when unreadable. */
+int proc_stat_read(int pid, int *ppid, int64_t *cpu_ns);
+
 /* Time process `pid` spent runnable but waiting for a CPU, in nanoseconds
  * (second field of /proc/PID/schedstat), or -1 when unreadable. */
 int64_t proc_runq_wait_ns(int pid);

@@ -1,5 +1,6 @@
 /* http_req.c -- bounded HTTP/1.x request head parser. */
 #include "http_req.h"
+#include "http_token.h"
 #include "text.h"
 
 #include <string.h>
@@ -108,25 +109,6 @@ static bool parse_request_line(const char *p, size_t len, struct http_req *req, 
     return true;
 }
 
-/* true when the comma-separated list v[0..n) holds `token` (any case). */
-static bool has_token(const char *v, size_t n, const char *token)
-{
-    size_t tlen = strlen(token), i = 0;
-    while (i < n) {
-        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t start = i;
-        while (i < n && v[i] != ',')
-            i++;
-        size_t end = i;
-        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-            end--;
-        if (end - start == tlen && strncasecmp(v + start, token, tlen) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* Digits only, at most BODY_LEN_MAX. */
 static bool parse_length(const char *v, size_t n, unsigned long long *out)
 {
@@ -160,8 +142,8 @@ static enum http_req_status note_header(const char *name, size_t nlen, const cha
     } else if (IS("transfer-encoding")) {
         f->chunked = true;
     } else if (IS("connection")) {
-        f->close = f->close || has_token(v, vlen, "close");
-        f->keep_alive = f->keep_alive || has_token(v, vlen, "keep-alive");
+        f->close = f->close || http_has_token(v, vlen, "close");
+        f->keep_alive = f->keep_alive || http_has_token(v, vlen, "keep-alive");
     } else if (IS("expect")) {
         if (vlen == 12 && strncasecmp(v, "100-continue", 12) == 0)
             req->expect_continue = true;
