@@ -28,8 +28,8 @@ static struct {
 
 static void before_sleep(struct loop *loop, void *data)
 {
-    (void)loop, (void)data;
-    post_before_sleep();
+    (void)data;
+    post_before_sleep(loop);
     presence_flush();
     conn_before_sleep();
 }
@@ -39,7 +39,7 @@ static long long sweep_timer(struct loop *loop, long long id, void *data)
     (void)id, (void)data;
     long long now = loop_now_ms();
     conn_sweep(now);
-    if (app.stopping && ((conn_none_left() && store_pending() == 0) || now > app.deadline_ms)) {
+    if (app.stopping && ((conn_none_left() && store_pending() == 0 && post_queued() == 0) || now > app.deadline_ms)) {
         log_info("shutdown: %s", now > app.deadline_ms ? "timeout reached" : "drained");
         loop_stop(loop);
     }

@@ -2,7 +2,9 @@
  * loop turn, pipelined; rooms are spread over the writers by id. */
 #include "post.h"
 #include "log.h"
+#include "loop.h"
 #include "room.h"
+#include "settings.h"
 #include "store.h"
 #include "util.h"
 
@@ -17,6 +19,8 @@
 #define POST_PIPELINE 2
 /* Messages waiting for a batch, over every room and writer. */
 #define POST_QUEUE_MAX 50000
+/* A queue this long is sent at once, without waiting RELAY_BATCH_DELAY. */
+#define POST_BATCH_FULL 64
 
 struct post {
     struct post *next;
@@ -41,10 +45,14 @@ struct post_queue {
     struct post *head, *tail;
     size_t n;
     int inflight;
+    long long last_sent_ms; /* loop_now_ms() when its last batch was sent */
 };
 
 static struct post_queue pqs[STORE_MAX_WRITERS];
 static size_t pq_total;
+/* The timer that wakes the loop when a held batch is due (0: none), and
+ * when it fires. */
+static long long delay_timer, delay_timer_due;
 
 static void post_free(struct post *p)
 {
@@ -181,11 +189,49 @@ static void post_send_batch(size_t w)
     free(rids), free(uids), free(kinds), free(bodies), free(cids), free(hashes);
 }
 
-void post_before_sleep(void)
+/* When queue q's next batch may go: RELAY_BATCH_DELAY after its previous
+ * one (so a quiet writer posts at once), or at once when the queue is long. */
+static long long batch_due_ms(const struct post_queue *q)
 {
-    for (size_t w = 0; w < STORE_MAX_WRITERS; w++)
-        while (pqs[w].n && pqs[w].inflight < POST_PIPELINE)
+    if (q->n >= POST_BATCH_FULL)
+        return 0;
+    return q->last_sent_ms + cfg.batch_delay_ms;
+}
+
+static long long delay_timer_fired(struct loop *loop, long long id, void *data)
+{
+    (void)loop, (void)id, (void)data;
+    delay_timer = 0; /* the before-sleep pass that follows sends what is due */
+    return -1;
+}
+
+void post_before_sleep(struct loop *loop)
+{
+    long long now = loop_now_ms(), next_due = -1;
+    for (size_t w = 0; w < STORE_MAX_WRITERS; w++) {
+        struct post_queue *q = &pqs[w];
+        while (q->n && q->inflight < POST_PIPELINE) {
+            long long due = batch_due_ms(q);
+            if (due > now) {
+                if (next_due < 0 || due < next_due)
+                    next_due = due;
+                break;
+            }
             post_send_batch(w);
+            q->last_sent_ms = now;
+        }
+    }
+    if (next_due < 0 || (delay_timer && delay_timer_due <= next_due))
+        return;
+    if (delay_timer)
+        loop_del_timer(loop, delay_timer);
+    delay_timer = loop_add_timer(loop, next_due - now, delay_timer_fired, NULL);
+    delay_timer_due = next_due;
+}
+
+size_t post_queued(void)
+{
+    return pq_total;
 }
 
 void post_module_free(void)
@@ -201,4 +247,5 @@ void post_module_free(void)
         q->n = 0;
     }
     pq_total = 0;
+    delay_timer = 0; /* the loop that held it is gone */
 }

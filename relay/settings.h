@@ -14,6 +14,7 @@ struct settings {
     long long ping_interval_ms, idle_timeout_ms, handshake_timeout_ms, handshake_max;
     long long max_connections, shutdown_timeout_ms, db_writers;
     long long flush_interval_ms; /* 0: write every socket in the turn its frames came */
+    long long batch_delay_ms;    /* 0: post a batch as soon as the pipeline has room */
     char *allowed_url_prefixes;
     char *log_level;
     char **url_prefixes; /* parsed allowed_url_prefixes, NULL-terminated */

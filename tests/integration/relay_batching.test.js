@@ -1,0 +1,79 @@
+// relay_batching.test.js -- RELAY_BATCH_DELAY on extra relays: a writer
+// sends at most one batch per delay, so after a batch the messages that
+// come within the delay wait and share the next transaction (one
+// created_at in PostgreSQL); a quiet writer posts at once; 64 waiting
+// messages go at once; with the delay off nothing is held.
+'use strict';
+
+const { test, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { sql } = require('../lib/harness');
+const { newSession } = require('../lib/sessions');
+const { startRelay } = require('../lib/relay-proc');
+const { ChatClient, closeAll, uniqueRoom, newCid, sleep } = require('../lib/chat-client');
+
+const relays = [];
+after(async () => { for (const r of relays) await r.stop(); });
+
+// The transaction start time (created_at) of each stored message, by cid.
+function createdAt(room) {
+  const rows = sql(`SELECT m.cid, m.created_at FROM messages m JOIN rooms r ON r.id = m.room_id
+                    WHERE r.name = :'room'`, { room });
+  return new Map(rows);
+}
+
+test('RELAY_BATCH_DELAY=1s: quiet writer at once, then one transaction for what comes within the delay, 64 at once', async (t) => {
+  const relay = await startRelay({ RELAY_BATCH_DELAY: '1s', RELAY_RATE: '1000', RELAY_RATE_BURST: '1000' });
+  relays.push(relay);
+  const via = { port: relay.port };
+  const room = uniqueRoom('batch');
+  const a = await ChatClient.join(newSession(), { room, via, label: 'A' });
+  const b = await ChatClient.join(newSession(), { room, via, label: 'B' });
+  t.after(() => closeAll(a, b));
+
+  // The writer has been quiet: the first message is posted at once.
+  const t0 = Date.now();
+  const m1 = await a.say('first');
+  const quiet = Date.now() - t0;
+  assert.equal(m1.type, 'user');
+  assert.ok(quiet < 900, `the first message waited ${quiet} ms`);
+
+  // Two senders 200 ms apart, within the delay after that batch: held,
+  // then one transaction for both.
+  const second = b.say('second');
+  await sleep(200);
+  const third = a.say('third');
+  const [m2, m3] = await Promise.all([second, third]);
+  assert.deepEqual([m2.type, m3.type, m2.id, m3.id], ['user', 'user', m1.id + 1, m1.id + 2]);
+  const at = createdAt(room);
+  assert.equal(at.get(m2.cid), at.get(m3.cid), 'the held messages share one transaction');
+  assert.notEqual(at.get(m1.cid), at.get(m2.cid), 'the first message had its own');
+
+  // 64 waiting messages are not held, although a batch was just sent.
+  const cids = Array.from({ length: 64 }, () => newCid());
+  const from = a.mark();
+  const t1 = Date.now();
+  for (const cid of cids) a.send({ text: true, content: `burst ${cid}`, cid });
+  await a.waitFor((f) => f.type === 'user' && f.cid === cids[63], { from, what: 'the last echo of the burst' });
+  const burst = Date.now() - t1;
+  assert.ok(burst < 900, `64 messages waited ${burst} ms`);
+  const ids = a.frames.slice(from).filter((f) => f.type === 'user' && cids.includes(f.cid)).map((f) => f.id);
+  assert.deepEqual(ids, cids.map((_, i) => m3.id + 1 + i), 'every message of the burst, in order');
+});
+
+test('RELAY_BATCH_DELAY=0: nothing is held, messages 200 ms apart have their own transactions', async (t) => {
+  const relay = await startRelay({ RELAY_BATCH_DELAY: '0' });
+  relays.push(relay);
+  const room = uniqueRoom('nobatch');
+  const a = await ChatClient.join(newSession(), { room, via: { port: relay.port }, label: 'A' });
+  t.after(() => closeAll(a));
+  const m1 = await a.say('one');
+  await sleep(200);
+  const t0 = Date.now();
+  const m2 = await a.say('two');
+  const waited = Date.now() - t0;
+  assert.deepEqual([m1.type, m2.type], ['user', 'user']);
+  assert.ok(waited < 900, `posted after ${waited} ms with the delay off`);
+  const at = createdAt(room);
+  assert.notEqual(at.get(m1.cid), at.get(m2.cid));
+});
