@@ -1,5 +1,6 @@
-/* post.c -- one transaction per writer connection for all messages of a
- * loop turn, pipelined; rooms are spread over the writers by id. */
+/* post.c -- one transaction per writer connection for the messages queued
+ * for it (at most one batch per RELAY_BATCH_DELAY unless many wait),
+ * pipelined; rooms are spread over the writers by id. */
 #include "post.h"
 #include "log.h"
 #include "loop.h"
