@@ -34,12 +34,19 @@ static void before_sleep(struct loop *loop, void *data)
     conn_before_sleep();
 }
 
+/* Shutdown is done when no client is left and nothing waits for the
+ * database, queued or in flight. */
+static bool drained(void)
+{
+    return conn_none_left() && post_queued() == 0 && store_pending() == 0;
+}
+
 static long long sweep_timer(struct loop *loop, long long id, void *data)
 {
     (void)id, (void)data;
     long long now = loop_now_ms();
     conn_sweep(now);
-    if (app.stopping && ((conn_none_left() && store_pending() == 0 && post_queued() == 0) || now > app.deadline_ms)) {
+    if (app.stopping && (drained() || now > app.deadline_ms)) {
         log_info("shutdown: %s", now > app.deadline_ms ? "timeout reached" : "drained");
         loop_stop(loop);
     }

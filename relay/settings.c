@@ -50,7 +50,7 @@ static const struct config_option options[] = {
     {"RELAY_DB_WRITERS", CONFIG_INT, &cfg.db_writers, "2", 1, 16,
      "pipelined database connections posting messages (rooms spread by id)"},
     {"RELAY_BATCH_DELAY", CONFIG_DURATION, &cfg.batch_delay_ms, "5ms", 0, 1000,
-     "longest a message waits for others to share its database transaction (0: none)"},
+     "a busy writer commits at most one batch per delay (64 waiting go at once; 0: no delay)"},
     {"RELAY_FLUSH_INTERVAL", CONFIG_DURATION, &cfg.flush_interval_ms, "30ms", 0, 1000,
      "write a client's socket at most about once per interval (0: at once)"},
     {"LOG_LEVEL", CONFIG_STRING, &cfg.log_level, "info", 0, 0, "debug, info, warn or error"},
