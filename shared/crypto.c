@@ -46,20 +46,34 @@ static const EVP_MD *md_sha256(void)
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Value of one base64 character, or -1. */
-static int b64_value(unsigned char c)
+/* Value of each byte as a base64 digit, or -1: filled once per process. */
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+static signed char b64_values[256];
+
+static void fill_b64_values(void)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    memset(b64_values, -1, sizeof(b64_values));
+    for (int i = 0; i < 64; i++)
+        b64_values[(unsigned char)b64_alphabet[i]] = (signed char)i;
+}
+
+/* The last group of four: padding allowed, and the bits it drops must be
+ * zero (canonical encoding). Returns the bytes written, or -1. */
+static int b64_decode_last(const unsigned char *in, size_t pad, unsigned char *out)
+{
+    int v[4];
+    for (int k = 0; k < 4; k++) {
+        v[k] = k >= 4 - (int)pad ? 0 : b64_values[in[k]];
+        if (v[k] < 0)
+            return -1;
+    }
+    unsigned long triple = (unsigned long)v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3];
+    unsigned char bytes[3] = {triple >> 16, (triple >> 8) & 0xff, triple & 0xff};
+    int take = 3 - (int)pad;
+    if (pad && (bytes[take] != 0 || (pad == 2 && bytes[2] != 0)))
+        return -1;
+    memcpy(out, bytes, (size_t)take);
+    return take;
 }
 
 int base64_decode(const char *in, size_t len, unsigned char *out, size_t cap, size_t *out_len)
@@ -72,24 +86,23 @@ int base64_decode(const char *in, size_t len, unsigned char *out, size_t cap, si
     size_t n = len / 4 * 3 - pad;
     if (n > cap)
         return -1;
+    pthread_once(&b64_once, fill_b64_values);
+    const unsigned char *p = (const unsigned char *)in;
     size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4];
-        int last = i + 4 == len;
-        for (int k = 0; k < 4; k++) {
-            int is_pad = last && k >= 4 - (int)pad;
-            v[k] = is_pad ? 0 : b64_value((unsigned char)in[i + k]);
-            if (v[k] < 0)
-                return -1;
-        }
-        unsigned long triple = (unsigned long)v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3];
-        unsigned char bytes[3] = {triple >> 16, (triple >> 8) & 0xff, triple & 0xff};
-        size_t take = last ? 3 - pad : 3;
-        /* Bits that padding drops must be zero (canonical encoding). */
-        if (last && pad && (bytes[take] != 0 || (pad == 2 && bytes[2] != 0)))
+    for (size_t i = 0; i + 4 < len; i += 4, o += 3) {
+        int a = b64_values[p[i]], b = b64_values[p[i + 1]];
+        int c = b64_values[p[i + 2]], d = b64_values[p[i + 3]];
+        if ((a | b | c | d) < 0)
             return -1;
-        memcpy(out + o, bytes, take);
-        o += take;
+        out[o] = (unsigned char)(a << 2 | b >> 4);
+        out[o + 1] = (unsigned char)((b & 15) << 4 | c >> 2);
+        out[o + 2] = (unsigned char)((c & 3) << 6 | d);
+    }
+    if (len > 0) {
+        int last = b64_decode_last(p + len - 4, pad, out + o);
+        if (last < 0)
+            return -1;
+        o += (size_t)last;
     }
     *out_len = o;
     return 0;

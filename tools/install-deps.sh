@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(build-essential pkg-config clang libclang-rt-14-dev
           libfcgi-dev libwslay-dev libpq-dev libcurl4-openssl-dev libssl-dev libjansson-dev
-          libcmocka-dev postgresql postgresql-contrib nginx-light curl jq nodejs npm chromium)
+          libgoogle-perftools-dev libcmocka-dev postgresql postgresql-contrib nginx-light curl jq nodejs npm chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -78,6 +78,8 @@ static void test_rejects_bad_characters(void **state)
         "Zm9 ",     /* whitespace */
         "Zm9v\nYg==", "Zm9v Yg==", "Zm9\tv",
         "\xc3\xa9Zm9", /* non-ASCII */
+        /* each place of a group before the last one, padding included */
+        "!m9vYg==", "Z!9vYg==", "Zm!vYg==", "Zm9!Yg==", "Zm9=Yg==", "=m9vYg==",
     };
     unsigned char out[32];
     size_t out_len;
