@@ -32,6 +32,7 @@ struct pgc {
     PGconn *conn;
     int fd;
     enum pgc_state state;
+    bool prepared; /* a query connection's statements are prepared */
     long long timer; /* retry or connect timeout */
     int backoff_ms;
 };
@@ -48,13 +49,14 @@ static struct {
 
 static void pgc_connect(struct pgc *c);
 static void pgc_event(struct loop *loop, int fd, int mask, void *data);
+static bool prepare_statements(struct pgc *c);
 
 bool store_up(void)
 {
     if (st.nq == 0 || st.listen.state != PGC_UP)
         return false;
     for (size_t i = 0; i < st.nq; i++)
-        if (st.q[i].state != PGC_UP)
+        if (st.q[i].state != PGC_UP || !st.q[i].prepared)
             return false;
     return true;
 }
@@ -84,6 +86,17 @@ static void report_state(void)
     }
 }
 
+static void pgc_lost(struct pgc *c, const char *why);
+
+/* SQLSTATE 0A000 from a prepared statement: a migration changed the result
+ * columns of what it calls ("cached plan must not change result type").
+ * Statements prepared afresh on a new connection see the new shape. */
+static bool statement_stale(const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state && strcmp(state, "0A000") == 0;
+}
+
 /* Complete c's head job with res (may be NULL: failure). */
 static void job_finish(struct pgc *c, PGresult *res)
 {
@@ -94,10 +107,13 @@ static void job_finish(struct pgc *c, PGresult *res)
     c->njobs--;
     metrics_db_roundtrip(loop_now_ms() - j->sent_ms);
     j->done(j, res);
+    bool stale = statement_stale(res);
     PQclear(j->res);
     if (res != j->res)
         PQclear(res);
     free(j);
+    if (stale && c->state == PGC_UP)
+        pgc_lost(c, "a prepared statement no longer matches the schema; preparing again");
 }
 
 static void fail_all_jobs(struct pgc *c)
@@ -132,6 +148,7 @@ static void pgc_close(struct pgc *c)
     c->conn = NULL;
     c->fd = -1;
     c->state = PGC_DOWN;
+    c->prepared = false;
 }
 
 /* Drop the connection and schedule a reconnect. */
@@ -171,31 +188,38 @@ static void pgc_flush(struct pgc *c)
     loop_set_mask(st.loop, c->fd, LOOP_READ | (r == 1 ? LOOP_WRITE : 0));
 }
 
+/* Announce a connection that is ready for use. */
+static void pgc_up(struct pgc *c)
+{
+    c->backoff_ms = 0;
+    log_info("db: %s connection up", c->name);
+    report_state();
+    if (c->is_listen && c->state == PGC_UP && st.ev.listen_up)
+        st.ev.listen_up();
+}
+
+/* Connected: the listen connection sends its LISTEN and is up; a query
+ * connection enters pipeline mode and prepares the statements, and is up
+ * when they are (statement_prepared). */
 static void pgc_ready(struct pgc *c)
 {
     c->state = PGC_UP;
-    c->backoff_ms = 0;
     if (c->timer) {
         loop_del_timer(st.loop, c->timer);
         c->timer = 0;
     }
     PQsetnonblocking(c->conn, 1);
     pgc_watch(c, LOOP_READ);
-    if (c->is_listen) {
-        if (!PQsendQuery(c->conn, "LISTEN chat_messages; LISTEN chat_sessions; "
-                                  "LISTEN chat_presence")) {
-            pgc_lost(c, db_error(c->conn));
-            return;
-        }
-        pgc_flush(c);
-    } else if (!PQenterPipelineMode(c->conn)) {
+    bool sent = c->is_listen ? PQsendQuery(c->conn, "LISTEN chat_messages; LISTEN chat_sessions; "
+                                                    "LISTEN chat_presence")
+                             : PQenterPipelineMode(c->conn) && prepare_statements(c);
+    if (!sent) {
         pgc_lost(c, db_error(c->conn));
         return;
     }
-    log_info("db: %s connection up", c->name);
-    report_state();
-    if (c->is_listen && c->state == PGC_UP && st.ev.listen_up)
-        st.ev.listen_up();
+    pgc_flush(c);
+    if (c->is_listen && c->state == PGC_UP)
+        pgc_up(c);
 }
 
 /* Advance PQconnectPoll. */
@@ -344,18 +368,9 @@ void store_shutdown(void)
         fail_all_jobs(&st.q[i]);
 }
 
-/* Send one statement followed by a sync as a job on connection c. */
-static int job_send_on(struct pgc *c, const char *sql, int nparams, const char *const *values,
-                       job_done_fn done, void *fn, void *ctx)
+/* Queue a job for what was just sent on c (its results come in order). */
+static void job_queue(struct pgc *c, job_done_fn done, void *fn, void *ctx)
 {
-    if (c->state != PGC_UP || c->njobs >= STORE_MAX_JOBS)
-        return -1;
-    if (!PQsendQueryParams(c->conn, sql, nparams, NULL, values, NULL, NULL, 0) ||
-        !PQpipelineSync(c->conn)) {
-        log_error("db: send: %s", db_error(c->conn));
-        pgc_lost(c, db_error(c->conn));
-        return -1;
-    }
     struct job *j = xcalloc(1, sizeof(*j));
     j->done = done;
     j->fn = fn;
@@ -367,20 +382,70 @@ static int job_send_on(struct pgc *c, const char *sql, int nparams, const char *
         c->head = j;
     c->tail = j;
     c->njobs++;
+}
+
+/* The result of preparing one statement (j->fn) on connection j->ctx: a
+ * connection whose statements cannot all be prepared (a database not yet
+ * migrated, say) is dropped and tried again with backoff. */
+static void statement_prepared(struct job *j, PGresult *res)
+{
+    struct pgc *c = j->ctx;
+    const struct store_statement *s = j->fn;
+    if (!res)
+        return; /* the connection is already gone */
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        log_error("db: %s connection: preparing %s failed: %s", c->name, s->name,
+                  db_result_error(res));
+        pgc_lost(c, "a statement could not be prepared");
+        return;
+    }
+    if (s == &store_statements[STMT_COUNT - 1]) {
+        c->prepared = true;
+        pgc_up(c);
+    }
+}
+
+/* Send the preparation of every statement, each with a sync, as jobs. */
+static bool prepare_statements(struct pgc *c)
+{
+    for (size_t i = 0; i < STMT_COUNT; i++) {
+        const struct store_statement *s = &store_statements[i];
+        if (!PQsendPrepare(c->conn, s->name, s->sql, s->nparams, NULL) ||
+            !PQpipelineSync(c->conn))
+            return false;
+        job_queue(c, statement_prepared, (void *)s, c);
+    }
+    return true;
+}
+
+/* Execute prepared statement stmt followed by a sync as a job on c. */
+static int job_send_on(struct pgc *c, enum store_stmt stmt, const char *const *values,
+                       job_done_fn done, void *fn, void *ctx)
+{
+    if (c->state != PGC_UP || c->njobs >= STORE_MAX_JOBS)
+        return -1;
+    const struct store_statement *s = &store_statements[stmt];
+    if (!PQsendQueryPrepared(c->conn, s->name, s->nparams, values, NULL, NULL, 0) ||
+        !PQpipelineSync(c->conn)) {
+        log_error("db: send: %s", db_error(c->conn));
+        pgc_lost(c, db_error(c->conn));
+        return -1;
+    }
+    job_queue(c, done, fn, ctx);
     pgc_flush(c);
     return 0;
 }
 
-int job_send(const char *sql, int nparams, const char *const *values, job_done_fn done, void *fn,
+int job_send(enum store_stmt stmt, const char *const *values, job_done_fn done, void *fn,
              void *ctx)
 {
     if (st.nq == 0)
         return -1;
-    return job_send_on(&st.q[0], sql, nparams, values, done, fn, ctx);
+    return job_send_on(&st.q[0], stmt, values, done, fn, ctx);
 }
 
-int job_send_writer(size_t writer, const char *sql, int nparams, const char *const *values,
+int job_send_writer(size_t writer, enum store_stmt stmt, const char *const *values,
                     job_done_fn done, void *fn, void *ctx)
 {
-    return writer < st.nq ? job_send_on(&st.q[writer], sql, nparams, values, done, fn, ctx) : -1;
+    return writer < st.nq ? job_send_on(&st.q[writer], stmt, values, done, fn, ctx) : -1;
 }

@@ -1,8 +1,10 @@
 /* store_query.c -- the relay's queries: the SQL of each store_* request
  * (session lookup, room join, post batch, fetch, room counter, notify), the
  * decoding of their results into store.h's structs, and the array literals
- * their parameters need. Jobs are sent through store.c's pipeline
- * (store_job.h). PGresult values never leave store.c and this file. */
+ * their parameters need. The SQL is in one table, store_statements[],
+ * which store.c prepares on every query connection. Jobs are sent through
+ * store.c's pipeline (store_job.h). PGresult values never leave store.c
+ * and this file. */
 #include "crypto.h"
 #include "db.h"
 #include "log.h"
@@ -15,6 +17,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* --- the statements ------------------------------------------------------ */
+
+const struct store_statement store_statements[STMT_COUNT] = {
+    [STMT_SESSION_LOOKUP] = {"relay_session_lookup",
+                             "SELECT session_id, user_id, nickname, avatar_url, "
+                             "(extract(epoch FROM expires_at) * 1000)::bigint, revoked "
+                             "FROM chat_session_lookup($1::bytea)",
+                             1},
+    [STMT_ROOM_JOIN] = {"relay_room_join",
+                        "SELECT * FROM chat_room_join($1, $2::bigint, $3::bigint, $4::bigint)", 4},
+    [STMT_POST_BATCH] = {"relay_post_batch",
+                         "SELECT * FROM chat_post_batch($1::bigint[], $2::bigint[], "
+                         "$3::text[], $4::text[], $5::text[], $6::bytea[])",
+                         6},
+    [STMT_FETCH] = {"relay_fetch",
+                    "SELECT m.seq, m.user_id, u.nickname, u.avatar_url, m.kind, m.content, m.cid, "
+                    "(extract(epoch FROM m.created_at) * 1000)::bigint "
+                    "FROM messages m LEFT JOIN users u ON u.id = m.user_id "
+                    "WHERE m.room_id = $1::bigint AND m.seq > $2::bigint "
+                    "AND m.seq <= $3::bigint ORDER BY m.seq",
+                    3},
+    [STMT_ROOM_LAST] = {"relay_room_last", "SELECT last_seq FROM rooms WHERE id = $1::bigint", 1},
+    [STMT_SESSIONS_ENDED] = {"relay_sessions_ended",
+                             "SELECT * FROM chat_sessions_ended($1::text[])", 1},
+    [STMT_NOTIFY] = {"relay_notify", "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", 2},
+};
 
 /* --- result decoding ------------------------------------------------------ */
 
@@ -80,10 +109,7 @@ int store_session_lookup(const unsigned char hash[32], store_session_fn fn, void
     char hex[2 + 64 + 1] = "\\x";
     hex_encode(hash, 32, hex + 2);
     const char *values[] = {hex};
-    return job_send("SELECT session_id, user_id, nickname, avatar_url, "
-                    "(extract(epoch FROM expires_at) * 1000)::bigint, revoked "
-                    "FROM chat_session_lookup($1::bytea)",
-                    1, values, done_session, (void *)fn, ctx);
+    return job_send(STMT_SESSION_LOOKUP, values, done_session, (void *)fn, ctx);
 }
 
 static void done_join(struct job *j, PGresult *r)
@@ -112,8 +138,7 @@ int store_room_join(const char *name, long long since, long long history, long l
     snprintf(h, sizeof(h), "%lld", history);
     snprintf(l, sizeof(l), "%lld", limit);
     const char *values[] = {name, s, h, l};
-    return job_send("SELECT * FROM chat_room_join($1, $2::bigint, $3::bigint, $4::bigint)", 4,
-                    values, done_join, (void *)fn, ctx);
+    return job_send(STMT_ROOM_JOIN, values, done_join, (void *)fn, ctx);
 }
 
 static void done_rows(struct job *j, PGresult *r, int col, const char *what)
@@ -180,10 +205,7 @@ int store_post(size_t writer, size_t n, const long long *room_ids, const long lo
     char *a_kind = pg_array_literal(kinds, n), *a_content = pg_array_literal(contents, n);
     char *a_cid = pg_array_literal(cids, n), *a_hash = pg_array_literal(hashes, n);
     const char *values[] = {a_room, a_uid, a_kind, a_content, a_cid, a_hash};
-    int rc = job_send_writer(writer,
-                             "SELECT * FROM chat_post_batch($1::bigint[], $2::bigint[], "
-                             "$3::text[], $4::text[], $5::text[], $6::bytea[])",
-                             6, values, done_post, (void *)fn, ctx);
+    int rc = job_send_writer(writer, STMT_POST_BATCH, values, done_post, (void *)fn, ctx);
     free(nums), free(rids), free(uids), free(hashes);
     free(a_room), free(a_uid), free(a_kind), free(a_content), free(a_cid), free(a_hash);
     return rc;
@@ -196,12 +218,7 @@ int store_fetch(long long room_id, long long after, long long upto, store_rows_f
     snprintf(a, sizeof(a), "%lld", after);
     snprintf(u, sizeof(u), "%lld", upto);
     const char *values[] = {r, a, u};
-    return job_send("SELECT m.seq, m.user_id, u.nickname, u.avatar_url, m.kind, m.content, m.cid, "
-                    "(extract(epoch FROM m.created_at) * 1000)::bigint "
-                    "FROM messages m LEFT JOIN users u ON u.id = m.user_id "
-                    "WHERE m.room_id = $1::bigint AND m.seq > $2::bigint AND m.seq <= $3::bigint "
-                    "ORDER BY m.seq",
-                    3, values, done_fetch, (void *)fn, ctx);
+    return job_send(STMT_FETCH, values, done_fetch, (void *)fn, ctx);
 }
 
 static void done_value(struct job *j, PGresult *r)
@@ -218,8 +235,7 @@ int store_room_last(long long room_id, store_value_fn fn, void *ctx)
     char r[24];
     snprintf(r, sizeof(r), "%lld", room_id);
     const char *values[] = {r};
-    return job_send("SELECT last_seq FROM rooms WHERE id = $1::bigint", 1, values, done_value,
-                    (void *)fn, ctx);
+    return job_send(STMT_ROOM_LAST, values, done_value, (void *)fn, ctx);
 }
 
 static void done_ended(struct job *j, PGresult *r)
@@ -241,8 +257,7 @@ int store_sessions_ended(const char *const *ids, size_t n, store_ids_fn fn, void
 {
     char *arr = pg_array_literal(ids, n);
     const char *values[] = {arr};
-    int rc = job_send("SELECT * FROM chat_sessions_ended($1::text[])", 1, values, done_ended,
-                      (void *)fn, ctx);
+    int rc = job_send(STMT_SESSIONS_ENDED, values, done_ended, (void *)fn, ctx);
     free(arr);
     return rc;
 }
@@ -259,8 +274,7 @@ int store_notify(const char *channel, const char *const *payloads, size_t n)
         return 0;
     char *arr = pg_array_literal(payloads, n);
     const char *values[] = {channel, arr};
-    int rc = job_send("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", 2, values,
-                      done_notify, NULL, NULL);
+    int rc = job_send(STMT_NOTIFY, values, done_notify, NULL, NULL);
     free(arr);
     return rc;
 }

@@ -36,8 +36,10 @@ async function healthz(port) {
 // Start a relay with extra environment; resolves to
 // {pid, port, metricsPort, log, stop(), exited (Promise {code, signal})}.
 // binDir: where relay/relay is (default the stack's BIN_DIR); unixSocket: a
-// path the relay also listens on (RELAY_LISTEN=127.0.0.1:port,unix:path).
-async function startRelay(extraEnv = {}, { readyTimeout = 20000, binDir = env.BIN_DIR, unixSocket } = {}) {
+// path the relay also listens on (RELAY_LISTEN=127.0.0.1:port,unix:path);
+// ready: false resolves once the process is spawned, without waiting for
+// /healthz (a relay whose database is not usable yet).
+async function startRelay(extraEnv = {}, { readyTimeout = 20000, binDir = env.BIN_DIR, unixSocket, ready = true } = {}) {
   const port = await freePort();
   const metricsPort = await freePort();
   const log = path.join(env.STACK_DIR, 'log', `extra-relay-${port}.log`);
@@ -62,7 +64,7 @@ async function startRelay(extraEnv = {}, { readyTimeout = 20000, binDir = env.BI
   r.stop = (signal = 'SIGTERM', timeout = 10000) => stopRelay(r, signal, timeout);
 
   const deadline = Date.now() + readyTimeout;
-  while ((await healthz(port)) !== 200) {
+  while (ready && (await healthz(port)) !== 200) {
     if (r.exitInfo || Date.now() > deadline) {
       await r.stop('SIGKILL');
       const tail = fs.readFileSync(log, 'utf8').split('\n').slice(-15).join('\n');
