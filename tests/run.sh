@@ -6,7 +6,8 @@
 # 2. A stack of the real system (tools/stack.sh: private PostgreSQL, the
 #    WeChat stand-in, ASan builds of login-fcgi and the relay, nginx) on free
 #    loopback ports, then the Node suites against it: tests/integration/ and
-#    tests/client/ (node --test, one file at a time).
+#    tests/client/ (node --test, one file at a time). Then a stack of the
+#    release builds, for the smoke, login and chat suites.
 # 3. The sanitizer logs of the programs: every report counts as a failure.
 #
 # Options (environment): TEST_FILTER=regex runs only the Node test files whose
@@ -42,36 +43,51 @@ fi
 
 # --- 2. the system ---------------------------------------------------------------
 STACK=$(mktemp -d /tmp/chat-test.XXXXXX)
-chmod 755 "$STACK"
+RELEASE_STACK=$(mktemp -d /tmp/chat-test-release.XXXXXX)
+chmod 755 "$STACK" "$RELEASE_STACK"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$STACK/sanitizer:exitcode=23"
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$STACK/sanitizer"
 cleanup() {
-    tools/stack.sh stop "$STACK" >/dev/null 2>&1
-    [ "${KEEP_STACK:-0}" = 1 ] && echo "stack kept in $STACK" || rm -rf "$STACK"
+    for s in "$STACK" "$RELEASE_STACK"; do
+        tools/stack.sh stop "$s" >/dev/null 2>&1
+        [ "${KEEP_STACK:-0}" = 1 ] && echo "stack kept in $s" || rm -rf "$s"
+    done
 }
 trap cleanup EXIT
 
-if BIN_DIR=build/asan RELAYS=2 PG_TEST_SETTINGS=1 tools/stack.sh start "$STACK" >"$STACK/start.log" 2>&1; then
-    echo "stack: up ($(grep -o "BASE_URL='[^']*'" "$STACK/env"))"
-    mapfile -t files < <(ls tests/integration/*.test.js tests/client/*.test.js 2>/dev/null |
-                         grep -E "${TEST_FILTER:-.}")
-    if [ ${#files[@]} -gt 0 ]; then
-        out=$(STACK_DIR="$STACK" node --test --test-concurrency=1 --test-reporter=tap \
-              "${files[@]}" 2>&1); rc=$?
-        p=$(grep -E '^# pass [0-9]+' <<<"$out" | grep -oE '[0-9]+' | tail -1)
-        f=$(grep -E '^# fail [0-9]+' <<<"$out" | grep -oE '[0-9]+' | tail -1)
-        p=${p:-0} f=${f:-0}
-        if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
-        grep -E '^(not )?ok |^# (Subtest|pass|fail)|^    ---|error|expected|actual|at .*test\.js' <<<"$out" |
-            grep -vE '^# Subtest' | head -400
-        echo "node: ${#files[@]} files: $p passed, $f failed"
-        count "$p" "$f"
+# node_suites DIR BIN_DIR LABEL FILE...: start a stack of BIN_DIR's programs
+# in DIR, run the Node test files against it, count the results, stop it.
+node_suites() {
+    local dir=$1 bin=$2 label=$3 out rc p f
+    shift 3
+    [ $# -gt 0 ] || return 0
+    if ! BIN_DIR=$bin RELAYS=2 PG_TEST_SETTINGS=1 tools/stack.sh start "$dir" >"$dir/start.log" 2>&1; then
+        echo "stack ($label): failed to start"; cat "$dir/start.log"; tail -n 30 "$dir"/log/*.log 2>/dev/null
+        count 0 1
+        return
     fi
-    tools/stack.sh stop "$STACK" >/dev/null 2>&1
-else
-    echo "stack: failed to start"; cat "$STACK/start.log"; tail -n 30 "$STACK"/log/*.log 2>/dev/null
-    count 0 1
-fi
+    echo "stack ($label): up ($(grep -o "BASE_URL='[^']*'" "$dir/env"))"
+    out=$(STACK_DIR="$dir" node --test --test-concurrency=1 --test-reporter=tap "$@" 2>&1); rc=$?
+    p=$(grep -E '^# pass [0-9]+' <<<"$out" | grep -oE '[0-9]+' | tail -1)
+    f=$(grep -E '^# fail [0-9]+' <<<"$out" | grep -oE '[0-9]+' | tail -1)
+    p=${p:-0} f=${f:-0}
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+    grep -E '^(not )?ok |^# (Subtest|pass|fail)|^    ---|error|expected|actual|at .*test\.js' <<<"$out" |
+        grep -vE '^# Subtest' | head -400
+    echo "node ($label): $# files: $p passed, $f failed"
+    count "$p" "$f"
+    tools/stack.sh stop "$dir" >/dev/null 2>&1
+}
+
+# Every suite on the sanitizer builds; then the release builds (what `make
+# run` and `make bench` start: optimised, linked with tcmalloc) through
+# the smoke, login and chat suites.
+mapfile -t files < <(ls tests/integration/*.test.js tests/client/*.test.js 2>/dev/null |
+                     grep -E "${TEST_FILTER:-.}")
+node_suites "$STACK" build/asan asan "${files[@]}"
+mapfile -t files < <(ls tests/integration/{relay_smoke,login,relay_chat}.test.js |
+                     grep -E "${TEST_FILTER:-.}")
+node_suites "$RELEASE_STACK" build/release release "${files[@]}"
 
 # --- 3. sanitizer reports of the running programs --------------------------------
 reports=$(ls "$STACK"/sanitizer.* 2>/dev/null | wc -l)
@@ -84,7 +100,7 @@ else
     count 1 0
 fi
 if [ "$failed" != 0 ]; then
-    for l in "$STACK"/log/*.log; do [ -f "$l" ] && { echo "== $l"; tail -n 40 "$l"; }; done
+    for l in "$STACK"/log/*.log "$RELEASE_STACK"/log/*.log; do [ -f "$l" ] && { echo "== $l"; tail -n 40 "$l"; }; done
 fi
 
 echo "$passed passed, $failed failed"
