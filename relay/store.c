@@ -1,7 +1,8 @@
 /* store.c -- libpq in non-blocking pipeline mode on the event loop (one or
- * more query connections, each with its own job queue), plus a LISTEN
- * connection: connecting, reconnecting with backoff, sending jobs and
- * matching results to them. The queries themselves are in store_query.c.
+ * more query connections, each with its own job queue and the relay's
+ * statements prepared on it), plus a LISTEN connection: connecting,
+ * reconnecting with backoff, preparing, sending jobs and matching results
+ * to them. The queries themselves are in store_query.c.
  * PGresult values never leave this file and store_query.c. */
 #include "store.h"
 #include "db.h"
