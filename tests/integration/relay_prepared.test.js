@@ -16,6 +16,7 @@ const { ROOT, env } = require('../lib/harness');
 const { urlFor, psql } = require('../lib/scratch-db');
 const { startRelay, healthz } = require('../lib/relay-proc');
 const { ChatClient, closeAll, uniqueRoom, sleep } = require('../lib/chat-client');
+const { waitStatus } = require('../lib/steady-client');
 
 const DB = `chat_prep_${process.pid}`;
 const admin = (script) => psql(env.ADMIN_DATABASE_URL, script);
@@ -40,14 +41,9 @@ function scratchSession() {
   return { id, skey };
 }
 
-async function waitHealthy(port, timeout) {
-  const deadline = Date.now() + timeout;
-  while (Date.now() < deadline) {
-    if ((await healthz(port)) === 200) return true;
-    await sleep(100);
-  }
-  return false;
-}
+// True once the relay's /healthz answers 200 within timeout ms.
+const healthy = async (port, timeout) =>
+  (await waitStatus(`http://127.0.0.1:${port}/healthz`, 200, timeout)) === 200;
 
 describe('prepared statements of the relay (scratch database)', () => {
   let relay;
@@ -70,7 +66,7 @@ describe('prepared statements of the relay (scratch database)', () => {
     assert.ok(attempts >= 2 && attempts <= 6, `${attempts} attempts in 1.5 s: retried with backoff`);
 
     migrate();
-    assert.ok(await waitHealthy(relay.port, 15000), 'healthy within the longest backoff after the migrations');
+    assert.ok(await healthy(relay.port, 15000), 'healthy within the longest backoff after the migrations');
     const room = uniqueRoom('prep');
     const a = await ChatClient.join(scratchSession(), { room, via: { port: relay.port }, label: 'A' });
     const m = await a.say('after the migrations');
@@ -100,7 +96,7 @@ describe('prepared statements of the relay (scratch database)', () => {
         joined = await ChatClient.join(scratchSession(), { room, via: { port: relay.port }, label: `after${i}` });
       } catch (e) {
         refused.push(e.message);
-        assert.ok(await waitHealthy(relay.port, 15000), 'healthy again after the refusal');
+        assert.ok(await healthy(relay.port, 15000), 'healthy again after the refusal');
       }
     }
     assert.ok(joined, `an open succeeds again; refused: ${refused.join(' | ')}`);
