@@ -19,7 +19,7 @@
 BUILD    ?= release
 OUT      := build/$(BUILD)
 CC       ?= cc
-PKGS     := libpq libcurl openssl jansson fcgi
+PKGS     := libpq libcurl openssl jansson
 
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow \
                  -Wstrict-prototypes -Wformat=2 -MMD -MP -Ishared \
@@ -45,7 +45,7 @@ CFLAGS  += $(CFLAGS_COMMON) $(CFLAGS_MODE)
 LDFLAGS += $(LDFLAGS_MODE)
 
 LIBS_SHARED := $(shell pkg-config --libs libpq openssl jansson) -lpthread
-LIBS_LOGIN  := $(shell pkg-config --libs fcgi libcurl) $(LIBS_SHARED)
+LIBS_LOGIN  := $(shell pkg-config --libs libcurl) $(LIBS_SHARED)
 LIBS_RELAY  := -lwslay $(LIBS_SHARED)
 LIBS_STANDIN := $(shell pkg-config --libs openssl jansson) -lm
 LIBS_TEST   := $(shell pkg-config --libs cmocka)

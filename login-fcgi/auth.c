@@ -42,14 +42,14 @@ enum auth_result auth_check(struct request *r, bool optional, struct store_sessi
                             struct store_user *u)
 {
     char skey[SKEY_HEX_LEN + 2], id[SESSION_ID_MAX + 1];
-    long n = param_get(r->fcgi->envp, r->query, "X-WX-Skey", skey, sizeof(skey));
+    long n = param_get(request_envp(r), r->query, "X-WX-Skey", skey, sizeof(skey));
     if (n == PARAM_MISSING && optional)
         return AUTH_NONE;
     if (n == PARAM_MISSING)
         return invalid(r, "no session: log in first (X-WX-Skey missing)");
     if (n < 0 || !auth_skey_well_formed(skey))
         return invalid(r, "malformed session key");
-    long idn = param_get(r->fcgi->envp, r->query, "X-WX-Id", id, sizeof(id));
+    long idn = param_get(request_envp(r), r->query, "X-WX-Id", id, sizeof(id));
     if (idn != PARAM_MISSING && idn < 0)
         return invalid(r, "malformed session id");
     for (char *p = skey; *p; p++)

@@ -49,7 +49,7 @@ static void route_request(struct request *r)
     route->handler(r);
 }
 
-void dispatch_request(struct worker *w, FCGX_Request *fcgi)
+void dispatch_request(struct worker *w, struct fcgi_conn *fcgi)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -60,8 +60,7 @@ void dispatch_request(struct worker *w, FCGX_Request *fcgi)
         log_error("%s the handler answered nothing", r.tag);
         request_fail(&r, 500, "ERR_INTERNAL", "internal error");
     }
-    if (request_drain(&r, drain_limit(&r)) < 0)
-        fcgi->keepConnection = 0;
+    request_drain(&r, drain_limit(&r)); /* if not to its end, the connection is not kept */
     char method[17], path[201];
     printable(r.method, method, sizeof(method));
     printable(r.path, path, sizeof(path));

@@ -5,12 +5,11 @@
 #ifndef LOGIN_DISPATCH_H
 #define LOGIN_DISPATCH_H
 
-#include <fcgiapp.h>
-
+struct fcgi_conn;
 struct worker;
 
-/* Answer the request `fcgi` (accepted by worker w). When the body could not
- * be consumed the connection is marked not to be kept alive. */
-void dispatch_request(struct worker *w, FCGX_Request *fcgi);
+/* Answer the request open on fcgi (served by worker w), reading what is
+ * left of its body. fcgi_conn_finish() sends the answer. */
+void dispatch_request(struct worker *w, struct fcgi_conn *fcgi);
 
 #endif

@@ -56,7 +56,7 @@ static void login_fail(struct request *r, int status, const char *message)
  * malformed. */
 static int read_param(struct request *r, const char *name, char *out, size_t cap, bool *present)
 {
-    long n = param_get(r->fcgi->envp, r->query, name, out, cap);
+    long n = param_get(request_envp(r), r->query, name, out, cap);
     *present = n > 0;
     if (n == PARAM_TOO_LONG) {
         request_fail(r, 400, "ERR_LOGIN_FAILED", "%s is longer than %zu bytes", name, cap - 1);

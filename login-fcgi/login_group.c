@@ -1,17 +1,17 @@
 /* login_group.c -- concurrent logins stored in batches (see login_group.h).
  *
- * One mutex guards the queue and the stack of idle stores. A queued
- * login is owned by the stack frame of the worker waiting for it, which
- * sleeps on its own condition variable: a leader takes logins off the
- * queue, runs them without the lock, marks each done under the lock and
+ * The workers are coroutines on one event loop, so the queue and the stack
+ * of idle stores need no lock. A queued login is owned by the stack frame
+ * of the worker waiting for it, which sleeps (loop_sleep) until it is
+ * done or may lead: a leader takes logins off the queue, runs them (the
+ * other workers run while it waits for PostgreSQL), marks each done and
  * wakes exactly their workers, and the worker of the next queued login to
- * lead the next batch. (A broadcast to every waiting worker, tried first,
- * made thread wake-ups the two largest items of login-fcgi's profile.) */
+ * lead the next batch. */
 #include "login_group.h"
 
+#include "loop.h"
 #include "util.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +19,11 @@
 struct queued {
     struct store_login_job job;
     bool done;
-    pthread_cond_t wake; /* done, or may lead a batch */
+    struct loop_sleeper wake; /* done, or may lead a batch */
     struct queued *next;
 };
 
 struct login_group {
-    pthread_mutex_t lock;
     struct queued *head, **tail;
     struct store **idle; /* stores no batch is running on */
     size_t n_idle, max_batch;
@@ -35,7 +34,6 @@ struct login_group *login_group_new(size_t max_batch, struct store *const *store
                                     login_group_run_fn run)
 {
     struct login_group *g = xcalloc(1, sizeof(*g));
-    pthread_mutex_init(&g->lock, NULL);
     g->tail = &g->head;
     g->idle = xcalloc(n_stores, sizeof(*g->idle));
     memcpy(g->idle, stores, n_stores * sizeof(*g->idle));
@@ -49,7 +47,6 @@ void login_group_free(struct login_group *g)
 {
     if (!g)
         return;
-    pthread_mutex_destroy(&g->lock);
     free(g->idle);
     free(g);
 }
@@ -63,7 +60,7 @@ static bool openid_taken(struct queued *const *batch, size_t n, const char *open
 }
 
 /* Move up to max_batch queued logins, in queue order and at most one per
- * openid, into batch; returns how many. Called with the lock held. */
+ * openid, into batch; returns how many. */
 static size_t take_batch(struct login_group *g, struct queued **batch)
 {
     size_t n = 0;
@@ -83,31 +80,28 @@ static size_t take_batch(struct login_group *g, struct queued **batch)
     return n;
 }
 
-/* Lead one batch: take it and an idle store, run it without the lock, hand
- * out the results and wake their workers, and the worker of the next
- * queued login so that it leads the next batch. Called and returns with
- * the lock held. */
+/* Lead one batch: take it and an idle store, run it, hand out the results
+ * and wake their workers, and the worker of the next queued login so that
+ * it leads the next batch. */
 static void lead_batch(struct login_group *g)
 {
     struct queued **batch = xcalloc(g->max_batch, sizeof(*batch));
     size_t n = take_batch(g, batch);
     struct store *st = g->idle[--g->n_idle];
-    pthread_mutex_unlock(&g->lock);
 
     struct store_login_job *jobs = xcalloc(n, sizeof(*jobs));
     for (size_t i = 0; i < n; i++)
         jobs[i] = batch[i]->job;
     g->run(st, jobs, n);
 
-    pthread_mutex_lock(&g->lock);
     for (size_t i = 0; i < n; i++) {
         batch[i]->job.status = jobs[i].status;
         batch[i]->done = true;
-        pthread_cond_signal(&batch[i]->wake);
+        loop_wake(&batch[i]->wake);
     }
     g->idle[g->n_idle++] = st;
     if (g->head)
-        pthread_cond_signal(&g->head->wake);
+        loop_wake(&g->head->wake);
     free(jobs);
     free(batch);
 }
@@ -116,17 +110,18 @@ enum store_status login_group_store(struct login_group *g, const struct store_lo
                                    struct store_user *out)
 {
     struct queued me = {.job = {.in = in, .out = out, .status = STORE_FAILED}};
-    pthread_cond_init(&me.wake, NULL);
-    pthread_mutex_lock(&g->lock);
+    /* me is taken off the queue (take_batch) before it is done, so the
+     * queue never keeps its address past this call; GCC cannot see that. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
     *g->tail = &me;
     g->tail = &me.next;
+#pragma GCC diagnostic pop
     while (!me.done) {
         if (g->head && g->n_idle > 0)
             lead_batch(g);
         else
-            pthread_cond_wait(&me.wake, &g->lock);
+            loop_sleep(&me.wake, -1);
     }
-    pthread_mutex_unlock(&g->lock);
-    pthread_cond_destroy(&me.wake);
     return me.job.status;
 }

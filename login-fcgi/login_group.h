@@ -40,8 +40,9 @@ struct login_group *login_group_new(size_t max_batch, struct store *const *store
  * fine. */
 void login_group_free(struct login_group *g);
 
-/* Store one login, together with whatever others are queued. Blocks until
- * the login is stored or has failed; fills *out on STORE_OK. Returns the
+/* Store one login, together with whatever others are queued. From a
+ * worker coroutine (loop.h): returns when the login is stored or has
+ * failed, the other workers running meanwhile; fills *out on STORE_OK. Returns the
  * login's status as store_login_batch() sets it. */
 enum store_status login_group_store(struct login_group *g, const struct store_login *in,
                                    struct store_user *out);

@@ -1,19 +1,19 @@
-/* main.c -- login-fcgi: configuration, library set-up, the worker pool,
- * and a clean exit on SIGTERM/SIGINT. */
+/* main.c -- login-fcgi: configuration, library set-up, the server, and a
+ * clean exit on SIGTERM/SIGINT. */
 #include "log.h"
 #include "server.h"
 #include "settings.h"
 
 #include <curl/curl.h>
-#include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
-/* SIGTERM and SIGINT are taken with sigwait() by the main thread; every
- * thread inherits the mask. SIGPIPE is ignored (a web server that went away
- * is an error return, not a death). */
+/* SIGTERM and SIGINT are blocked, and read from a signalfd by the server's
+ * event loop (server.c); threads libcurl may start inherit the mask.
+ * SIGPIPE is ignored (a web server that went away is an error return, not
+ * a death). */
 static void setup_signals(void)
 {
     sigset_t set;
@@ -47,9 +47,7 @@ int main(int argc, char **argv)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         log_error("curl_global_init failed");
     } else {
-        if (FCGX_Init() != 0)
-            log_error("FCGX_Init failed");
-        else if (server_run(&cfg) == 0)
+        if (server_run(&cfg) == 0)
             rc = 0;
         curl_global_cleanup();
     }

@@ -1,6 +1,7 @@
 /* reply.c -- JSON envelopes and FastCGI response output. */
 #include "reply.h"
 
+#include "fcgi_conn.h"
 #include "json_util.h"
 
 #include <stdio.h>
@@ -37,7 +38,7 @@ const char *reply_status_text(int status)
     }
 }
 
-int reply_send(FCGX_Stream *out, int status, const char *extra_headers, json_t *body)
+void reply_send(struct fcgi_conn *out, int status, const char *extra_headers, json_t *body)
 {
     size_t len;
     char *text = json_encode(body, &len);
@@ -50,10 +51,9 @@ int reply_send(FCGX_Stream *out, int status, const char *extra_headers, json_t *
                      "X-Content-Type-Options: nosniff\r\n"
                      "Content-Length: %zu\r\n%s\r\n",
                      status, reply_status_text(status), len, extra_headers ? extra_headers : "");
-    int rc = -1;
-    if (n > 0 && (size_t)n < sizeof(head) && FCGX_PutStr(head, n, out) == n &&
-        FCGX_PutStr(text, (int)len, out) == (int)len)
-        rc = 0;
+    if (n < 0 || (size_t)n >= sizeof(head))
+        n = snprintf(head, sizeof(head), "Status: 500 Internal Server Error\r\n\r\n");
+    fcgi_conn_write(out, head, (size_t)n);
+    fcgi_conn_write(out, text, len);
     free(text);
-    return rc;
 }

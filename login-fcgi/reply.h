@@ -7,8 +7,9 @@
 #ifndef LOGIN_REPLY_H
 #define LOGIN_REPLY_H
 
-#include <fcgiapp.h>
 #include <jansson.h>
+
+struct fcgi_conn;
 
 #define WAFER_MAGIC "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A"
 
@@ -28,8 +29,8 @@ const char *reply_status_text(int status);
 /* Write "Status", Content-Type application/json; charset=utf-8,
  * Cache-Control: no-store, Content-Length, the extra header lines in
  * `extra_headers` (each ending "\r\n", or NULL) and the compact JSON of
- * body to out. Steals the reference to body. Returns 0, or -1 if the
- * stream failed (the web server went away). */
-int reply_send(FCGX_Stream *out, int status, const char *extra_headers, json_t *body);
+ * body to the answer of the request open on out (sent when it finishes).
+ * Steals the reference to body. */
+void reply_send(struct fcgi_conn *out, int status, const char *extra_headers, json_t *body);
 
 #endif

@@ -1,13 +1,15 @@
 /* request.c -- request context: CGI variables, body, answering once. */
 #include "request.h"
 
+#include "fcgi_conn.h"
 #include "log.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#define REQUEST_BODY_TIMEOUT_MS 30000 /* silence allowed while the body arrives */
 
 /* CONTENT_LENGTH as a number, -1 when missing or not a plain number. */
 static long long parse_length(const char *text)
@@ -20,7 +22,7 @@ static long long parse_length(const char *text)
     return errno || *end || n < 0 ? -1 : n;
 }
 
-void request_init(struct request *r, FCGX_Request *fcgi, struct worker *w)
+void request_init(struct request *r, struct fcgi_conn *fcgi, struct worker *w)
 {
     *r = (struct request){.fcgi = fcgi, .w = w, .cfg = w->cfg};
     r->method = request_var(r, "REQUEST_METHOD");
@@ -36,29 +38,31 @@ void request_init(struct request *r, FCGX_Request *fcgi, struct worker *w)
         r->path = "";
     if (!r->query)
         r->query = "";
-    r->body_done = r->content_length == 0;
     snprintf(r->tag, sizeof(r->tag), "w%d#%lu", w->id, w->served);
 }
 
 const char *request_var(const struct request *r, const char *name)
 {
-    return FCGX_GetParam(name, r->fcgi->envp);
+    return fcgi_conn_param(r->fcgi, name);
+}
+
+char *const *request_envp(const struct request *r)
+{
+    return fcgi_conn_envp(r->fcgi);
 }
 
 long request_read(struct request *r, char *buf, size_t len)
 {
     if (r->body_done || len == 0)
         return 0;
-    int want = len > INT_MAX ? INT_MAX : (int)len;
-    int n = FCGX_GetStr(buf, want, r->fcgi->in);
-    if (n < want) {
-        if (FCGX_GetError(r->fcgi->in) != 0) {
-            log_warn("%s reading the request body failed", r->tag);
-            return -1;
-        }
-        if (n == 0)
-            r->body_done = true;
+    long n = fcgi_conn_read_body(r->fcgi, buf, len, REQUEST_BODY_TIMEOUT_MS);
+    if (n < 0) {
+        log_warn("%s reading the request body failed (aborted, or the web server went away)",
+                 r->tag);
+        return -1;
     }
+    if (n == 0)
+        r->body_done = true;
     r->body_read += n;
     return n;
 }
@@ -90,8 +94,7 @@ void request_reply(struct request *r, int status, json_t *body)
     char extra[64] = "";
     if (status == 405 && r->allow)
         snprintf(extra, sizeof(extra), "Allow: %s\r\n", r->allow);
-    if (reply_send(r->fcgi->out, status, extra, body) < 0)
-        log_warn("%s writing the answer failed (client gone?)", r->tag);
+    reply_send(r->fcgi, status, extra, body);
 }
 
 void request_fail(struct request *r, int status, const char *error, const char *fmt, ...)

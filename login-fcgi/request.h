@@ -1,21 +1,23 @@
 /* request.h -- one FastCGI request as the handlers see it: its CGI
  * variables, its worker's resources (database store, WeChat client), body
- * reading with a byte count, and answering exactly once. */
+ * reading with a byte count, and answering exactly once. Handlers run in
+ * a worker coroutine (server.c): reading the body, like the store's and
+ * the WeChat client's calls, lets the other workers run while it waits. */
 #ifndef LOGIN_REQUEST_H
 #define LOGIN_REQUEST_H
 
 #include "reply.h"
 
-#include <fcgiapp.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+struct fcgi_conn;
 struct settings;
 struct store;
 struct wx_client;
 
-/* What each worker thread owns; borrowed by its requests. */
+/* What each worker coroutine owns; borrowed by its requests. */
 struct login_group;
 
 struct worker {
@@ -28,7 +30,7 @@ struct worker {
 };
 
 struct request {
-    FCGX_Request *fcgi;
+    struct fcgi_conn *fcgi;
     struct worker *w;
     const struct settings *cfg;
     const char *method;       /* REQUEST_METHOD, never NULL */
@@ -44,14 +46,17 @@ struct request {
     char tag[64];  /* "w3#17" for log lines */
 };
 
-/* Fill *r from the accepted FastCGI request. */
-void request_init(struct request *r, FCGX_Request *fcgi, struct worker *w);
+/* Fill *r from the FastCGI request open on fcgi. */
+void request_init(struct request *r, struct fcgi_conn *fcgi, struct worker *w);
 
 /* A CGI variable of the request, or NULL. Borrowed from the request. */
 const char *request_var(const struct request *r, const char *name);
 
+/* All of them, as "NAME=value" strings (params.h). */
+char *const *request_envp(const struct request *r);
+
 /* Read up to len body bytes into buf. Returns the count (0 at the end of the
- * body) or -1 when the web server's stream failed. */
+ * body) or -1 when the web server's stream failed or aborted the request. */
 long request_read(struct request *r, char *buf, size_t len);
 
 /* Read and discard what is left of the body, at most `limit` bytes. Returns

@@ -1,10 +1,13 @@
-/* store.c -- login-fcgi's data access over libpq (blocking, one connection
- * per store: one per worker, and the login group's own). */
+/* store.c -- login-fcgi's data access over libpq, one connection per
+ * store (one per worker, and the login group's own). The calls wait on the
+ * event loop (pg_wait.h): they return when the statement is done, and the
+ * other workers run meanwhile. */
 #include "store.h"
 #include "store_internal.h"
 
 #include "db.h"
 #include "log.h"
+#include "pg_wait.h"
 #include "util.h"
 
 #include <libpq-fe.h>
@@ -47,7 +50,7 @@ enum store_status store_connect(struct store *st)
         return STORE_OK;
     store_disconnect(st);
     char err[256];
-    st->conn = db_connect(st->url, "login-fcgi", STORE_CONNECT_TIMEOUT_S, err, sizeof(err));
+    st->conn = pg_wait_connect(st->url, "login-fcgi", STORE_CONNECT_TIMEOUT_S, err, sizeof(err));
     if (!st->conn) {
         log_warn("%s database unavailable: %s", st->name, err);
         return STORE_UNAVAILABLE;
@@ -57,8 +60,8 @@ enum store_status store_connect(struct store *st)
      * up the logins queued behind a batch for long: past the lock timeout
      * the batch fails and its logins are stored one by one, and only the
      * one that needs the locked row fails (login_group.h). */
-    PGresult *res =
-        PQexec(st->conn, "SET statement_timeout = '10s'; SET lock_timeout = '" STORE_LOCK_TIMEOUT "'");
+    PGresult *res = pg_wait_exec(
+        st->conn, "SET statement_timeout = '10s'; SET lock_timeout = '" STORE_LOCK_TIMEOUT "'");
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         log_warn("%s SET statement_timeout, lock_timeout: %s", st->name, db_result_error(res));
     PQclear(res);
@@ -85,13 +88,13 @@ static PGresult *exec_prepared(struct store *st, const char *name, const char *s
                                const int *formats)
 {
     if (!st->prepared || strcmp(st->prepared, name) != 0) {
-        PGresult *res = PQprepare(st->conn, name, sql, n, NULL);
+        PGresult *res = pg_wait_prepare(st->conn, name, sql, n);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
             return res; /* the caller logs and classifies it */
         PQclear(res);
         st->prepared = name;
     }
-    return PQexecPrepared(st->conn, name, n, values, lengths, formats, 0);
+    return pg_wait_exec_prepared(st->conn, name, n, values, lengths, formats);
 }
 
 PGresult *store_run(struct store *st, const char *what, const char *name, const char *sql, int n,
@@ -104,7 +107,7 @@ PGresult *store_run(struct store *st, const char *what, const char *name, const 
             return NULL;
         }
         PGresult *res = name ? exec_prepared(st, name, sql, n, values, lengths, formats)
-                             : PQexecParams(st->conn, sql, n, NULL, values, lengths, formats, 0);
+                             : pg_wait_exec_params(st->conn, sql, n, values, lengths, formats);
         if (PQresultStatus(res) == want)
             return res;
         bool lost = connection_lost(st, res);

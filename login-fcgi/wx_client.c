@@ -1,8 +1,14 @@
-/* wx_client.c -- jscode2session over a reused libcurl handle. */
+/* wx_client.c -- jscode2session over a reused libcurl handle.
+ *
+ * The transfer runs on the worker's own multi handle with libcurl's socket
+ * API: libcurl says which sockets it wants watched and when its timer is
+ * due, the worker waits for those on the event loop (loop.h), and the
+ * multi handle keeps the connection to WeChat between logins. */
 #include "wx_client.h"
 
 #include "crypto.h"
 #include "log.h"
+#include "loop.h"
 #include "settings.h"
 #include "util.h"
 
@@ -16,6 +22,10 @@
 
 struct wx_client {
     CURL *curl;
+    CURLM *multi;
+    struct pollfd socks[LOOP_WAIT_MAX]; /* what libcurl wants watched */
+    int n_socks;
+    long long timer_due_ms; /* libcurl's timer, -1 when none */
     const struct settings *cfg;
     char *body; /* the answer being received */
     size_t len, cap;
@@ -135,6 +145,51 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+/* libcurl's socket callback: watch s for `what`, or forget it. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)easy, (void)socketp;
+    struct wx_client *c = userp;
+    int i = 0;
+    while (i < c->n_socks && c->socks[i].fd != s)
+        i++;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < c->n_socks)
+            c->socks[i] = c->socks[--c->n_socks];
+        return 0;
+    }
+    if (i == c->n_socks) {
+        if (c->n_socks == LOOP_WAIT_MAX)
+            return -1; /* never seen: one transfer, one connection */
+        c->n_socks++;
+    }
+    c->socks[i] = (struct pollfd){.fd = s,
+                                  .events = (short)((what & CURL_POLL_IN ? POLLIN : 0) |
+                                                    (what & CURL_POLL_OUT ? POLLOUT : 0))};
+    return 0;
+}
+
+/* libcurl's timer callback: when to call it with CURL_SOCKET_TIMEOUT. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct wx_client *c = userp;
+    c->timer_due_ms = timeout_ms < 0 ? -1 : loop_now_ms() + timeout_ms;
+    return 0;
+}
+
+static CURLM *new_multi(struct wx_client *c)
+{
+    CURLM *m = curl_multi_init();
+    if (!m)
+        return NULL;
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, c);
+    return m;
+}
+
 struct wx_client *wx_client_new(const struct settings *cfg)
 {
     CURL *h = curl_easy_init();
@@ -143,6 +198,12 @@ struct wx_client *wx_client_new(const struct settings *cfg)
     struct wx_client *c = xcalloc(1, sizeof(*c));
     c->curl = h;
     c->cfg = cfg;
+    c->timer_due_ms = -1;
+    c->multi = new_multi(c);
+    if (!c->multi) {
+        wx_client_free(c);
+        return NULL;
+    }
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->wx_connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->wx_timeout_ms);
@@ -164,9 +225,66 @@ void wx_client_free(struct wx_client *c)
 {
     if (!c)
         return;
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
     curl_easy_cleanup(c->curl);
     free(c->body);
     free(c);
+}
+
+/* How long to wait for libcurl's sockets: until its timer is due. */
+static int timer_wait_ms(const struct wx_client *c)
+{
+    if (c->timer_due_ms < 0)
+        return c->n_socks ? -1 : 1000; /* nothing to wait for: look again soon */
+    long long left = c->timer_due_ms - loop_now_ms();
+    return left > 0 ? (int)left : 0;
+}
+
+/* Hand libcurl the sockets that are ready, and its timer if it is due. */
+static void drive(struct wx_client *c, const struct pollfd *ready, int n, int *running)
+{
+    for (int i = 0; i < n; i++) {
+        if (!ready[i].revents)
+            continue;
+        int mask = (ready[i].revents & POLLIN ? CURL_CSELECT_IN : 0) |
+                   (ready[i].revents & POLLOUT ? CURL_CSELECT_OUT : 0) |
+                   (ready[i].revents & (POLLERR | POLLHUP) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(c->multi, ready[i].fd, mask, running);
+    }
+    if (c->timer_due_ms >= 0 && loop_now_ms() >= c->timer_due_ms) {
+        c->timer_due_ms = -1;
+        curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, running);
+    }
+}
+
+/* curl_easy_perform() on the event loop: run the transfer on the multi
+ * handle, waiting for its sockets in this coroutine. */
+static CURLcode perform(struct wx_client *c)
+{
+    CURLMcode mc = curl_multi_add_handle(c->multi, c->curl);
+    if (mc != CURLM_OK) {
+        snprintf(c->errbuf, sizeof(c->errbuf), "curl_multi_add_handle: %s",
+                 curl_multi_strerror(mc));
+        return CURLE_FAILED_INIT;
+    }
+    int running = 1;
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    while (running) {
+        struct pollfd ready[LOOP_WAIT_MAX];
+        int n = c->n_socks;
+        memcpy(ready, c->socks, sizeof(ready[0]) * (size_t)n);
+        if (loop_wait(ready, n, timer_wait_ms(c)) < 0)
+            break;
+        drive(c, ready, n, &running);
+    }
+    CURLcode rc = CURLE_RECV_ERROR;
+    int left;
+    for (CURLMsg *m; (m = curl_multi_info_read(c->multi, &left)) != NULL;)
+        if (m->msg == CURLMSG_DONE)
+            rc = m->data.result;
+    curl_multi_remove_handle(c->multi, c->curl);
+    return rc;
 }
 
 /* Classify a failed transfer. */
@@ -195,7 +313,7 @@ enum wx_status wx_exchange(struct wx_client *c, const char *code, const char *ta
     c->len = 0;
     c->errbuf[0] = '\0';
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    CURLcode rc = curl_easy_perform(c->curl);
+    CURLcode rc = perform(c);
     curl_easy_setopt(c->curl, CURLOPT_URL, "");
     memset(url, 0, strlen(url));
     free(url);

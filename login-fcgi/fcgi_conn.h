@@ -1,0 +1,78 @@
+/* fcgi_conn.h -- one FastCGI connection from nginx, served by a worker
+ * coroutine: the next request's parameters, its body, its answer.
+ *
+ * A connection carries one request at a time (FCGI_MPXS_CONNS is 0: a
+ * BEGIN_REQUEST while one is open is refused with CANT_MPX_CONN). Reading
+ * answers management records on the way (GET_VALUES, unknown types) and
+ * skips records of requests that are not open. Where a read or write would
+ * block, the coroutine sleeps on `sleeper` until the server's edge-
+ * triggered watch of the socket wakes it (server.c) or the time limit
+ * passes. Parameters are bounded (FCGI_PARAMS_MAX): a peer that sends more
+ * is disconnected. */
+#ifndef LOGIN_FCGI_CONN_H
+#define LOGIN_FCGI_CONN_H
+
+#include "loop.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define FCGI_PARAMS_MAX (256 * 1024)
+#define FCGI_MAX_CONNS 1024 /* answered to GET_VALUES; the server enforces it */
+
+struct fcgi_conn {
+    int fd;
+    struct loop_sleeper sleeper; /* the worker, while it waits for the socket */
+    unsigned char *in;           /* bytes read, from in_off to in_len unconsumed */
+    size_t in_off, in_len;
+    /* the open request */
+    unsigned request_id; /* 0: none */
+    bool keep_conn, params_done, body_done, aborted;
+    unsigned char *params_raw; /* PARAMS content so far */
+    size_t params_len, params_cap;
+    char *strings; /* the parameters as "NAME=value" strings */
+    char **envp;   /* pointers to them, NULL-terminated (CGI style) */
+    const unsigned char *body; /* unread part of the current STDIN record */
+    size_t body_len;
+    size_t record_end; /* in_off after the current STDIN record and padding */
+    /* the answer: STDOUT records being filled */
+    unsigned char *out;
+    size_t out_len, out_cap, out_record; /* out_record: offset of the open record's header */
+};
+
+/* Set up c for the accepted, non-blocking socket fd. */
+void fcgi_conn_init(struct fcgi_conn *c, int fd);
+
+/* Free c's buffers (not the socket). */
+void fcgi_conn_release(struct fcgi_conn *c);
+
+/* Read until a request's parameters are complete, sleeping at most
+ * timeout_ms for each piece once a record has begun. Returns 1 with a
+ * request open, 0 when nothing more is waiting (the connection is idle),
+ * -1 when it must be closed: the peer closed it, broke the protocol or
+ * went silent mid-record, or the socket failed. */
+int fcgi_conn_next_request(struct fcgi_conn *c, int timeout_ms);
+
+/* The open request's parameter `name`, or NULL. Borrowed until
+ * fcgi_conn_finish(). */
+const char *fcgi_conn_param(const struct fcgi_conn *c, const char *name);
+
+/* All of them as "NAME=value" strings, NULL-terminated (params.h reads
+ * them so). Borrowed until fcgi_conn_finish(). */
+char *const *fcgi_conn_envp(const struct fcgi_conn *c);
+
+/* Read up to len bytes of the request body. Returns the count, 0 at its
+ * end, -1 when the request was aborted or the connection failed. */
+long fcgi_conn_read_body(struct fcgi_conn *c, void *buf, size_t len, int timeout_ms);
+
+/* Append len bytes to the answer (sent by fcgi_conn_finish()). */
+void fcgi_conn_write(struct fcgi_conn *c, const void *data, size_t len);
+
+/* Send the answer and END_REQUEST, and close the request. Returns 0, or -1
+ * when the connection failed (it must be closed then). */
+int fcgi_conn_finish(struct fcgi_conn *c, int timeout_ms);
+
+/* Whether the web server asked to keep the connection after the request. */
+bool fcgi_conn_keep(const struct fcgi_conn *c);
+
+#endif

@@ -1,0 +1,216 @@
+/* loop.c -- the event loop (see loop.h).
+ *
+ * Sleepers with a time limit are kept in a list, not a heap: there is at
+ * most one per worker coroutine (a few dozen), and each turn scans them
+ * once to find the nearest limit and the expired ones. */
+#include "loop.h"
+
+#include "coro.h"
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EVENTS_PER_TURN 64
+
+static int epfd = -1;
+static struct loop_sleeper *ready_head, **ready_tail = &ready_head;
+static struct loop_sleeper *timed; /* sleepers with a deadline */
+
+long long loop_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int loop_init(void)
+{
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) {
+        log_error("epoll_create1: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void loop_free(void)
+{
+    if (epfd >= 0)
+        close(epfd);
+    epfd = -1;
+}
+
+static int watch_ctl(int op, int fd, uint32_t events, struct loop_watch *w)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+    if (epoll_ctl(epfd, op, fd, &ev) < 0) {
+        log_error("epoll_ctl(%s, fd %d): %s", op == EPOLL_CTL_ADD ? "add" : "modify", fd,
+                  strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int loop_watch_add(int fd, uint32_t events, struct loop_watch *w)
+{
+    return watch_ctl(EPOLL_CTL_ADD, fd, events, w);
+}
+
+int loop_watch_modify(int fd, uint32_t events, struct loop_watch *w)
+{
+    return watch_ctl(EPOLL_CTL_MOD, fd, events, w);
+}
+
+void loop_watch_remove(int fd)
+{
+    if (epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF && errno != ENOENT)
+        log_warn("epoll_ctl(delete, fd %d): %s", fd, strerror(errno));
+}
+
+static void timed_unlink(struct loop_sleeper *s)
+{
+    if (s->prev_timed)
+        s->prev_timed->next_timed = s->next_timed;
+    else if (timed == s)
+        timed = s->next_timed;
+    if (s->next_timed)
+        s->next_timed->prev_timed = s->prev_timed;
+    s->prev_timed = s->next_timed = NULL;
+}
+
+/* Queue s to be resumed; it leaves the timed list. */
+static void make_ready(struct loop_sleeper *s)
+{
+    if (s->deadline_ms >= 0)
+        timed_unlink(s);
+    s->asleep = false;
+    s->queued = true;
+    s->next_ready = NULL;
+    *ready_tail = s;
+    ready_tail = &s->next_ready;
+}
+
+void loop_wake(struct loop_sleeper *s)
+{
+    if (!s->asleep || s->queued)
+        return;
+    s->woken = true;
+    make_ready(s);
+}
+
+bool loop_sleep(struct loop_sleeper *s, int timeout_ms)
+{
+    s->co = coro_self();
+    s->woken = false;
+    s->asleep = true;
+    s->deadline_ms = timeout_ms < 0 ? -1 : loop_now_ms() + timeout_ms;
+    if (s->deadline_ms >= 0) {
+        s->prev_timed = NULL;
+        s->next_timed = timed;
+        if (timed)
+            timed->prev_timed = s;
+        timed = s;
+    }
+    coro_yield(); /* until make_ready() and the loop resumes us */
+    return s->woken;
+}
+
+/* The watch of one descriptor of a loop_wait(). */
+struct fd_wait {
+    struct loop_watch watch;
+    struct pollfd *pfd;
+    int *n_ready;
+    struct loop_sleeper *sleeper;
+};
+
+static void fd_wait_ready(struct loop_watch *w, uint32_t events)
+{
+    struct fd_wait *fw = (struct fd_wait *)w;
+    if (!fw->pfd->revents)
+        (*fw->n_ready)++;
+    fw->pfd->revents = (short)(events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP));
+    loop_wake(fw->sleeper);
+}
+
+int loop_wait(struct pollfd *fds, int n, int timeout_ms)
+{
+    struct loop_sleeper sleeper = {0};
+    struct fd_wait waits[LOOP_WAIT_MAX];
+    int n_ready = 0, added = 0, rc = 0;
+    for (; added < n && added < LOOP_WAIT_MAX; added++) {
+        fds[added].revents = 0;
+        waits[added] = (struct fd_wait){{fd_wait_ready}, &fds[added], &n_ready, &sleeper};
+        if (loop_watch_add(fds[added].fd, (uint32_t)fds[added].events, &waits[added].watch) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0)
+        loop_sleep(&sleeper, timeout_ms);
+    for (int i = 0; i < added; i++)
+        loop_watch_remove(fds[i].fd);
+    return rc < 0 ? -1 : n_ready;
+}
+
+/* How long epoll_wait may wait: not at all when a coroutine is ready, no
+ * longer than the nearest deadline or max_wait_ms. */
+static int wait_budget(int max_wait_ms, long long now)
+{
+    if (ready_head)
+        return 0;
+    long long budget = max_wait_ms;
+    for (struct loop_sleeper *s = timed; s; s = s->next_timed) {
+        long long left = s->deadline_ms > now ? s->deadline_ms - now : 0;
+        if (budget < 0 || left < budget)
+            budget = left;
+    }
+    return (int)budget;
+}
+
+static void expire_sleepers(long long now)
+{
+    struct loop_sleeper *s = timed;
+    while (s) {
+        struct loop_sleeper *next = s->next_timed;
+        if (s->deadline_ms <= now && s->asleep && !s->queued)
+            make_ready(s); /* not woken: the time ran out */
+        s = next;
+    }
+}
+
+/* Resume the coroutines that were ready at the start of this step; those
+ * they make ready wait for the next turn, so that descriptors are polled
+ * between them. */
+static void run_ready(void)
+{
+    struct loop_sleeper *s = ready_head;
+    ready_head = NULL;
+    ready_tail = &ready_head;
+    while (s) {
+        struct loop_sleeper *next = s->next_ready;
+        s->queued = false;
+        coro_resume(s->co);
+        s = next; /* s itself may be gone: it lived on the coroutine's stack */
+    }
+}
+
+int loop_turn(int max_wait_ms)
+{
+    struct epoll_event events[EVENTS_PER_TURN];
+    int n = epoll_wait(epfd, events, EVENTS_PER_TURN, wait_budget(max_wait_ms, loop_now_ms()));
+    if (n < 0 && errno != EINTR) {
+        log_error("epoll_wait: %s", strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        struct loop_watch *w = events[i].data.ptr;
+        w->ready(w, events[i].events);
+    }
+    expire_sleepers(loop_now_ms());
+    run_ready();
+    return 0;
+}

@@ -1,0 +1,77 @@
+/* loop.h -- login-fcgi's event loop: one epoll set on one thread, the
+ * coroutines (coro.h) it runs by turns, and the two ways a coroutine waits:
+ * asleep until another wakes it (with a time limit or not), or on file
+ * descriptors (libpq's and libcurl's sockets).
+ *
+ * A turn: wait in epoll_wait (no longer than the nearest time limit, not
+ * at all when a coroutine is ready), call the watches of the descriptors
+ * that are ready, wake the sleepers whose time is up, then resume every
+ * ready coroutine once, in the order they became ready. The loop is not
+ * thread-safe: everything runs on the thread that called loop_init(). */
+#ifndef LOGIN_LOOP_H
+#define LOGIN_LOOP_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct coro;
+
+/* Something watching a descriptor: ready() runs on the loop, outside any
+ * coroutine, with the epoll events that occurred. */
+struct loop_watch {
+    void (*ready)(struct loop_watch *w, uint32_t events);
+};
+
+/* A coroutine asleep, until loop_wake() or its time limit. Lives where the
+ * sleeping code put it (usually its stack); zero-initialise it. */
+struct loop_sleeper {
+    struct coro *co;
+    long long deadline_ms; /* monotonic; -1: none */
+    bool asleep, woken, queued;
+    struct loop_sleeper *next_ready;     /* in the ready queue */
+    struct loop_sleeper *prev_timed, *next_timed; /* among those with a deadline */
+};
+
+/* Create the epoll set. Returns 0, or -1 (logged). */
+int loop_init(void);
+
+/* Close it; no descriptor may be watched any more. */
+void loop_free(void);
+
+/* Watch fd for `events` (EPOLLIN, EPOLLOUT, EPOLLET, ...) with w. Returns 0
+ * or -1 (logged). */
+int loop_watch_add(int fd, uint32_t events, struct loop_watch *w);
+
+/* Change the events watched on fd. Returns 0 or -1 (logged). */
+int loop_watch_modify(int fd, uint32_t events, struct loop_watch *w);
+
+/* Stop watching fd (before closing it). */
+void loop_watch_remove(int fd);
+
+/* From inside a coroutine: sleep until loop_wake(s) or for timeout_ms
+ * (< 0: no limit). Returns true when woken, false when the time ran out. */
+bool loop_sleep(struct loop_sleeper *s, int timeout_ms);
+
+/* Wake s if it sleeps (from the loop or from another coroutine); it runs
+ * later in this turn or the next. Waking a sleeper twice, or one that is
+ * not asleep, does nothing. */
+void loop_wake(struct loop_sleeper *s);
+
+/* From inside a coroutine: wait until one of the n descriptors is ready
+ * for its `events` (POLLIN, POLLOUT), or for timeout_ms (< 0: no limit).
+ * Fills each revents (POLLERR and POLLHUP always count); returns how many
+ * are ready, 0 when the time ran out, -1 when epoll refused one (logged).
+ * n is at most LOOP_WAIT_MAX. No other watch may be on these descriptors. */
+#define LOOP_WAIT_MAX 8
+int loop_wait(struct pollfd *fds, int n, int timeout_ms);
+
+/* One turn of the loop, waiting at most max_wait_ms for a descriptor
+ * (< 0: until something happens). Returns 0, or -1 when epoll_wait failed
+ * for another reason than a signal (logged). */
+int loop_turn(int max_wait_ms);
+
+/* The loop's clock: CLOCK_MONOTONIC in milliseconds. */
+long long loop_now_ms(void);
+
+#endif
