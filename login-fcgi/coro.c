@@ -44,6 +44,7 @@ struct coro {
     void *map; /* guard page + stack */
     size_t map_len;
     bool started, finished;
+    bool urgent; /* the loop's hint (coro.h) */
     /* for AddressSanitizer only: */
     void *fake_stack;          /* its fake stack of the coroutine, while it is left */
     void *caller_fake;         /* and of the resumer (kept here, not in a local
@@ -153,4 +154,14 @@ void coro_yield(void)
 struct coro *coro_self(void)
 {
     return current;
+}
+
+void coro_set_urgent(struct coro *c, bool urgent)
+{
+    c->urgent = urgent;
+}
+
+bool coro_is_urgent(const struct coro *c)
+{
+    return c->urgent;
 }

@@ -38,4 +38,9 @@ void coro_yield(void);
 /* The coroutine running now, NULL outside any. */
 struct coro *coro_self(void);
 
+/* A hint for the loop (loop_urgent()): an urgent coroutine is resumed
+ * before the others that are ready. */
+void coro_set_urgent(struct coro *c, bool urgent);
+bool coro_is_urgent(const struct coro *c);
+
 #endif

@@ -92,7 +92,9 @@ static void lead_batch(struct login_group *g)
     struct store_login_job *jobs = xcalloc(n, sizeof(*jobs));
     for (size_t i = 0; i < n; i++)
         jobs[i] = batch[i]->job;
+    loop_urgent(true); /* every queued login waits for this batch */
     g->run(st, jobs, n);
+    loop_urgent(false);
 
     for (size_t i = 0; i < n; i++) {
         batch[i]->job.status = jobs[i].status;

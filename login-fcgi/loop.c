@@ -2,7 +2,8 @@
  *
  * Sleepers with a time limit are kept in a list, not a heap: there is at
  * most one per worker coroutine (a few dozen), and each turn scans them
- * once to find the nearest limit and the expired ones. */
+ * once to find the nearest limit and the expired ones. The ready queue is
+ * a list with urgent sleepers at its head. */
 #include "loop.h"
 
 #include "coro.h"
@@ -15,10 +16,12 @@
 #include <unistd.h>
 
 #define EVENTS_PER_TURN 64
+#define RESUMES_PER_TURN 256 /* then epoll is asked again, even if more are ready */
 
 static int epfd = -1;
 static struct loop_sleeper *ready_head, **ready_tail = &ready_head;
 static struct loop_sleeper *timed; /* sleepers with a deadline */
+static int urgent_asleep;           /* urgent sleepers not yet ready */
 
 long long loop_now_ms(void)
 {
@@ -82,16 +85,29 @@ static void timed_unlink(struct loop_sleeper *s)
     s->prev_timed = s->next_timed = NULL;
 }
 
-/* Queue s to be resumed; it leaves the timed list. */
+/* Queue s to be resumed (an urgent one first); it leaves the timed list. */
 static void make_ready(struct loop_sleeper *s)
 {
     if (s->deadline_ms >= 0)
         timed_unlink(s);
     s->asleep = false;
     s->queued = true;
+    if (s->urgent) {
+        urgent_asleep--;
+        s->next_ready = ready_head;
+        if (!ready_head)
+            ready_tail = &s->next_ready;
+        ready_head = s;
+        return;
+    }
     s->next_ready = NULL;
     *ready_tail = s;
     ready_tail = &s->next_ready;
+}
+
+void loop_urgent(bool urgent)
+{
+    coro_set_urgent(coro_self(), urgent);
 }
 
 void loop_wake(struct loop_sleeper *s)
@@ -107,6 +123,8 @@ bool loop_sleep(struct loop_sleeper *s, int timeout_ms)
     s->co = coro_self();
     s->woken = false;
     s->asleep = true;
+    s->urgent = coro_is_urgent(s->co);
+    urgent_asleep += s->urgent;
     s->deadline_ms = timeout_ms < 0 ? -1 : loop_now_ms() + timeout_ms;
     if (s->deadline_ms >= 0) {
         s->prev_timed = NULL;
@@ -182,26 +200,12 @@ static void expire_sleepers(long long now)
     }
 }
 
-/* Resume the coroutines that were ready at the start of this step; those
- * they make ready wait for the next turn, so that descriptors are polled
- * between them. */
-static void run_ready(void)
-{
-    struct loop_sleeper *s = ready_head;
-    ready_head = NULL;
-    ready_tail = &ready_head;
-    while (s) {
-        struct loop_sleeper *next = s->next_ready;
-        s->queued = false;
-        coro_resume(s->co);
-        s = next; /* s itself may be gone: it lived on the coroutine's stack */
-    }
-}
-
-int loop_turn(int max_wait_ms)
+/* Wait for descriptors at most wait_ms, call their watches, and wake the
+ * sleepers whose time is up. */
+static int poll_events(int wait_ms)
 {
     struct epoll_event events[EVENTS_PER_TURN];
-    int n = epoll_wait(epfd, events, EVENTS_PER_TURN, wait_budget(max_wait_ms, loop_now_ms()));
+    int n = epoll_wait(epfd, events, EVENTS_PER_TURN, wait_ms);
     if (n < 0 && errno != EINTR) {
         log_error("epoll_wait: %s", strerror(errno));
         return -1;
@@ -211,6 +215,29 @@ int loop_turn(int max_wait_ms)
         w->ready(w, events[i].events);
     }
     expire_sleepers(loop_now_ms());
-    run_ready();
     return 0;
+}
+
+/* Resume ready coroutines, head first, until none is ready (or a turn's
+ * worth); poll between two while an urgent one waits for a descriptor. */
+static int run_ready(void)
+{
+    for (int i = 0; i < RESUMES_PER_TURN && ready_head; i++) {
+        struct loop_sleeper *s = ready_head;
+        ready_head = s->next_ready;
+        if (!ready_head)
+            ready_tail = &ready_head;
+        s->queued = false;
+        coro_resume(s->co); /* s may be gone after: it lived on the coroutine's stack */
+        if (urgent_asleep > 0 && poll_events(0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int loop_turn(int max_wait_ms)
+{
+    if (poll_events(wait_budget(max_wait_ms, loop_now_ms())) < 0)
+        return -1;
+    return run_ready();
 }

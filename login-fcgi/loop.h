@@ -5,9 +5,13 @@
  *
  * A turn: wait in epoll_wait (no longer than the nearest time limit, not
  * at all when a coroutine is ready), call the watches of the descriptors
- * that are ready, wake the sleepers whose time is up, then resume every
- * ready coroutine once, in the order they became ready. The loop is not
- * thread-safe: everything runs on the thread that called loop_init(). */
+ * that are ready, wake the sleepers whose time is up, then resume the
+ * ready coroutines one by one, in the order they became ready, except
+ * that an urgent one (loop_urgent()) goes first. While an urgent
+ * coroutine waits for a descriptor, the loop also polls epoll between two
+ * resumes, so that it is resumed within one coroutine's step rather than
+ * after the whole turn. The loop is not thread-safe: everything runs on
+ * the thread that called loop_init(). */
 #ifndef LOGIN_LOOP_H
 #define LOGIN_LOOP_H
 
@@ -28,7 +32,7 @@ struct loop_watch {
 struct loop_sleeper {
     struct coro *co;
     long long deadline_ms; /* monotonic; -1: none */
-    bool asleep, woken, queued;
+    bool asleep, woken, queued, urgent;
     struct loop_sleeper *next_ready;     /* in the ready queue */
     struct loop_sleeper *prev_timed, *next_timed; /* among those with a deadline */
 };
@@ -57,6 +61,11 @@ bool loop_sleep(struct loop_sleeper *s, int timeout_ms);
  * later in this turn or the next. Waking a sleeper twice, or one that is
  * not asleep, does nothing. */
 void loop_wake(struct loop_sleeper *s);
+
+/* From inside a coroutine: mark it urgent, or no longer. Others wait on
+ * an urgent coroutine (the login group's leader: every queued login waits
+ * for its batch), so it should not wait behind them for the thread. */
+void loop_urgent(bool urgent);
 
 /* From inside a coroutine: wait until one of the n descriptors is ready
  * for its `events` (POLLIN, POLLOUT), or for timeout_ms (< 0: no limit).
