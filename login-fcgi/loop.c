@@ -1,27 +1,44 @@
 /* loop.c -- the event loop (see loop.h).
  *
- * Sleepers with a time limit are kept in a list, not a heap: there is at
- * most one per worker coroutine (a few dozen), and each turn scans them
- * once to find the nearest limit and the expired ones. The ready queue is
- * a list with urgent sleepers at its head. */
+ * Each thread that calls loop_init() has its own loop. Sleepers with a
+ * time limit are kept in a list, not a heap: there is at most one per
+ * worker coroutine (a few dozen), and each turn scans them once to find
+ * the nearest limit and the expired ones. The ready queue is a list with
+ * urgent sleepers at its head. Another thread wakes a sleeper through the
+ * loop's inbox (under a mutex) and an eventfd in its epoll set. */
 #include "loop.h"
 
 #include "coro.h"
 #include "log.h"
 
+#include "util.h"
+
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #define EVENTS_PER_TURN 64
 #define RESUMES_PER_TURN 256 /* then epoll is asked again, even if more are ready */
 
-static int epfd = -1;
-static struct loop_sleeper *ready_head, **ready_tail = &ready_head;
-static struct loop_sleeper *timed; /* sleepers with a deadline */
-static int urgent_asleep;           /* urgent sleepers not yet ready */
+struct loop {
+    int epfd;
+    struct loop_sleeper *ready_head, **ready_tail;
+    struct loop_sleeper *timed; /* sleepers with a deadline */
+    int urgent_asleep;          /* urgent sleepers not yet ready */
+    /* wakes asked by other threads */
+    int wake_fd; /* eventfd */
+    struct loop_watch wake_watch;
+    pthread_mutex_t inbox_lock;
+    struct loop_sleeper *inbox;
+};
+
+static _Thread_local struct loop *self; /* this thread's */
 
 long long loop_now_ms(void)
 {
@@ -30,27 +47,98 @@ long long loop_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void loop_forget(struct loop_sleeper *s)
+{
+    pthread_mutex_lock(&self->inbox_lock);
+    if (s->in_inbox) { /* then it is in this loop's inbox */
+        struct loop_sleeper **link = &self->inbox;
+        while (*link != s)
+            link = &(*link)->next_inbox;
+        *link = s->next_inbox;
+        s->in_inbox = false;
+    }
+    pthread_mutex_unlock(&self->inbox_lock);
+}
+
+/* The inbox: wake, on this thread, the sleepers other threads woke. The
+ * wakes happen under the inbox's lock, so that a sleeper another thread
+ * queues again meanwhile cannot break the list. */
+static void inbox_ready(struct loop_watch *w, uint32_t events)
+{
+    (void)w, (void)events;
+    uint64_t count;
+    if (read(self->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+        log_warn("reading the loop's eventfd: %s", strerror(errno));
+    pthread_mutex_lock(&self->inbox_lock);
+    for (struct loop_sleeper *s = self->inbox; s; s = s->next_inbox) {
+        s->in_inbox = false;
+        loop_wake(s);
+    }
+    self->inbox = NULL;
+    pthread_mutex_unlock(&self->inbox_lock);
+}
+
 int loop_init(void)
 {
-    epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (epfd < 0) {
-        log_error("epoll_create1: %s", strerror(errno));
+    struct loop *l = xcalloc(1, sizeof(*l));
+    l->ready_tail = &l->ready_head;
+    l->wake_watch.ready = inbox_ready;
+    pthread_mutex_init(&l->inbox_lock, NULL);
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    self = l;
+    if (l->epfd < 0 || l->wake_fd < 0) {
+        log_error("epoll_create1, eventfd: %s", strerror(errno));
+        loop_free();
         return -1;
     }
-    return 0;
+    return loop_watch_add(l->wake_fd, EPOLLIN, &l->wake_watch);
 }
 
 void loop_free(void)
 {
-    if (epfd >= 0)
-        close(epfd);
-    epfd = -1;
+    struct loop *l = self;
+    if (!l)
+        return;
+    if (l->epfd >= 0)
+        close(l->epfd);
+    if (l->wake_fd >= 0)
+        close(l->wake_fd);
+    pthread_mutex_destroy(&l->inbox_lock);
+    free(l);
+    self = NULL;
+}
+
+struct loop *loop_self(void)
+{
+    return self;
+}
+
+void loop_wake_in(struct loop *l, struct loop_sleeper *s)
+{
+    if (l == self) {
+        loop_wake(s);
+        return;
+    }
+    pthread_mutex_lock(&l->inbox_lock);
+    bool queued = s->in_inbox;
+    if (!queued) {
+        s->in_inbox = true;
+        s->next_inbox = l->inbox;
+        l->inbox = s;
+    }
+    pthread_mutex_unlock(&l->inbox_lock);
+    if (queued)
+        return;
+    uint64_t one = 1;
+    if (write(l->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_warn("writing a loop's eventfd: %s", strerror(errno));
 }
 
 static int watch_ctl(int op, int fd, uint32_t events, struct loop_watch *w)
 {
     struct epoll_event ev = {.events = events, .data.ptr = w};
-    if (epoll_ctl(epfd, op, fd, &ev) < 0) {
+    if (epoll_ctl(self->epfd, op, fd, &ev) < 0) {
         log_error("epoll_ctl(%s, fd %d): %s", op == EPOLL_CTL_ADD ? "add" : "modify", fd,
                   strerror(errno));
         return -1;
@@ -70,7 +158,7 @@ int loop_watch_modify(int fd, uint32_t events, struct loop_watch *w)
 
 void loop_watch_remove(int fd)
 {
-    if (epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF && errno != ENOENT)
+    if (epoll_ctl(self->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF && errno != ENOENT)
         log_warn("epoll_ctl(delete, fd %d): %s", fd, strerror(errno));
 }
 
@@ -78,8 +166,8 @@ static void timed_unlink(struct loop_sleeper *s)
 {
     if (s->prev_timed)
         s->prev_timed->next_timed = s->next_timed;
-    else if (timed == s)
-        timed = s->next_timed;
+    else if (self->timed == s)
+        self->timed = s->next_timed;
     if (s->next_timed)
         s->next_timed->prev_timed = s->prev_timed;
     s->prev_timed = s->next_timed = NULL;
@@ -92,17 +180,18 @@ static void make_ready(struct loop_sleeper *s)
         timed_unlink(s);
     s->asleep = false;
     s->queued = true;
+    struct loop *l = self;
     if (s->urgent) {
-        urgent_asleep--;
-        s->next_ready = ready_head;
-        if (!ready_head)
-            ready_tail = &s->next_ready;
-        ready_head = s;
+        l->urgent_asleep--;
+        s->next_ready = l->ready_head;
+        if (!l->ready_head)
+            l->ready_tail = &s->next_ready;
+        l->ready_head = s;
         return;
     }
     s->next_ready = NULL;
-    *ready_tail = s;
-    ready_tail = &s->next_ready;
+    *l->ready_tail = s;
+    l->ready_tail = &s->next_ready;
 }
 
 void loop_urgent(bool urgent)
@@ -124,14 +213,14 @@ bool loop_sleep(struct loop_sleeper *s, int timeout_ms)
     s->woken = false;
     s->asleep = true;
     s->urgent = coro_is_urgent(s->co);
-    urgent_asleep += s->urgent;
+    self->urgent_asleep += s->urgent;
     s->deadline_ms = timeout_ms < 0 ? -1 : loop_now_ms() + timeout_ms;
     if (s->deadline_ms >= 0) {
         s->prev_timed = NULL;
-        s->next_timed = timed;
-        if (timed)
-            timed->prev_timed = s;
-        timed = s;
+        s->next_timed = self->timed;
+        if (self->timed)
+            self->timed->prev_timed = s;
+        self->timed = s;
     }
     coro_yield(); /* until make_ready() and the loop resumes us */
     return s->woken;
@@ -178,10 +267,10 @@ int loop_wait(struct pollfd *fds, int n, int timeout_ms)
  * longer than the nearest deadline or max_wait_ms. */
 static int wait_budget(int max_wait_ms, long long now)
 {
-    if (ready_head)
+    if (self->ready_head)
         return 0;
     long long budget = max_wait_ms;
-    for (struct loop_sleeper *s = timed; s; s = s->next_timed) {
+    for (struct loop_sleeper *s = self->timed; s; s = s->next_timed) {
         long long left = s->deadline_ms > now ? s->deadline_ms - now : 0;
         if (budget < 0 || left < budget)
             budget = left;
@@ -191,7 +280,7 @@ static int wait_budget(int max_wait_ms, long long now)
 
 static void expire_sleepers(long long now)
 {
-    struct loop_sleeper *s = timed;
+    struct loop_sleeper *s = self->timed;
     while (s) {
         struct loop_sleeper *next = s->next_timed;
         if (s->deadline_ms <= now && s->asleep && !s->queued)
@@ -205,7 +294,7 @@ static void expire_sleepers(long long now)
 static int poll_events(int wait_ms)
 {
     struct epoll_event events[EVENTS_PER_TURN];
-    int n = epoll_wait(epfd, events, EVENTS_PER_TURN, wait_ms);
+    int n = epoll_wait(self->epfd, events, EVENTS_PER_TURN, wait_ms);
     if (n < 0 && errno != EINTR) {
         log_error("epoll_wait: %s", strerror(errno));
         return -1;
@@ -222,14 +311,15 @@ static int poll_events(int wait_ms)
  * worth); poll between two while an urgent one waits for a descriptor. */
 static int run_ready(void)
 {
-    for (int i = 0; i < RESUMES_PER_TURN && ready_head; i++) {
-        struct loop_sleeper *s = ready_head;
-        ready_head = s->next_ready;
-        if (!ready_head)
-            ready_tail = &ready_head;
+    struct loop *l = self;
+    for (int i = 0; i < RESUMES_PER_TURN && l->ready_head; i++) {
+        struct loop_sleeper *s = l->ready_head;
+        l->ready_head = s->next_ready;
+        if (!l->ready_head)
+            l->ready_tail = &l->ready_head;
         s->queued = false;
         coro_resume(s->co); /* s may be gone after: it lived on the coroutine's stack */
-        if (urgent_asleep > 0 && poll_events(0) < 0)
+        if (l->urgent_asleep > 0 && poll_events(0) < 0)
             return -1;
     }
     return 0;

@@ -10,8 +10,9 @@
  * that an urgent one (loop_urgent()) goes first. While an urgent
  * coroutine waits for a descriptor, the loop also polls epoll between two
  * resumes, so that it is resumed within one coroutine's step rather than
- * after the whole turn. The loop is not thread-safe: everything runs on
- * the thread that called loop_init(). */
+ * after the whole turn. Each thread that calls loop_init() has a loop of
+ * its own, and every function here works on the calling thread's loop,
+ * except loop_wake_in(): the way to wake a sleeper of another thread. */
 #ifndef LOGIN_LOOP_H
 #define LOGIN_LOOP_H
 
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 struct coro;
+struct loop;
 
 /* Something watching a descriptor: ready() runs on the loop, outside any
  * coroutine, with the epoll events that occurred. */
@@ -33,15 +35,29 @@ struct loop_sleeper {
     struct coro *co;
     long long deadline_ms; /* monotonic; -1: none */
     bool asleep, woken, queued, urgent;
+    bool in_inbox; /* guarded by the inbox's lock of its loop */
     struct loop_sleeper *next_ready;     /* in the ready queue */
+    struct loop_sleeper *next_inbox;     /* woken by another thread, not yet queued */
     struct loop_sleeper *prev_timed, *next_timed; /* among those with a deadline */
 };
 
-/* Create the epoll set. Returns 0, or -1 (logged). */
+/* Create this thread's loop. Returns 0, or -1 (logged). */
 int loop_init(void);
 
-/* Close it; no descriptor may be watched any more. */
+/* Free it; no descriptor may be watched any more. */
 void loop_free(void);
+
+/* This thread's loop (for loop_wake_in()). */
+struct loop *loop_self(void);
+
+/* Wake s, asleep in loop l, from any thread: at once when l is this
+ * thread's loop, else through l's inbox. l must outlive the call. */
+void loop_wake_in(struct loop *l, struct loop_sleeper *s);
+
+/* Before a sleeper of this thread's loop goes away: drop it from the
+ * loop's inbox, where another thread may have put it after it was woken
+ * otherwise. */
+void loop_forget(struct loop_sleeper *s);
 
 /* Watch fd for `events` (EPOLLIN, EPOLLOUT, EPOLLET, ...) with w. Returns 0
  * or -1 (logged). */

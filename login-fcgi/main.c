@@ -10,10 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* SIGTERM and SIGINT are blocked, and read from a signalfd by the server's
- * event loop (server.c); threads libcurl may start inherit the mask.
- * SIGPIPE is ignored (a web server that went away is an error return, not
- * a death). */
+/* SIGTERM and SIGINT are taken with sigwait() by the main thread
+ * (server.c); every thread inherits the mask. SIGPIPE is ignored (a web
+ * server that went away is an error return, not a death). */
 static void setup_signals(void)
 {
     sigset_t set;

@@ -1,7 +1,14 @@
-/* server.c -- the FastCGI server on one event loop (see server.h).
+/* server.c -- the FastCGI server on a few event loops (see server.h).
  *
- * Every connection from nginx stays in the epoll set, edge-triggered, for
- * its whole life. While no worker serves it, it is idle; when it becomes
+ * The main thread opens the listen socket and the login group, starts
+ * LOGIN_THREADS threads, each running an event loop with its share of the
+ * workers, and waits for SIGTERM or SIGINT. Each loop accepts from the
+ * shared listen socket (EPOLLEXCLUSIVE, one connection at a time, so that
+ * the loops share them) and serves its own connections; the per-loop state
+ * below is thread-local.
+ *
+ * Every connection from nginx stays in its loop's epoll set, edge-
+ * triggered, for its whole life. While no worker serves it, it is idle; when it becomes
  * readable it is queued, and the next free worker coroutine takes it and
  * serves requests from it until no more input waits (back to idle), or it
  * closes. While a worker serves it, the connection's events wake that
@@ -9,10 +16,10 @@
  * worker, and a worker never blocks the thread: where it would wait (the
  * body, WeChat, PostgreSQL) the loop runs the others.
  *
- * To stop (SIGTERM, SIGINT: read from a signalfd), the server closes the
- * listen socket and the connections no worker serves, wakes the idle
- * workers so that they return, and turns the loop until the busy ones have
- * finished their request. */
+ * To stop (SIGTERM, SIGINT), the main thread writes each loop's stop
+ * eventfd: the loop stops accepting, closes the connections no worker
+ * serves, wakes the idle workers so that they return, and turns until the
+ * busy ones have finished their request. */
 #include "server.h"
 
 #include "coro.h"
@@ -29,13 +36,15 @@
 #include "wx_client.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -60,19 +69,30 @@ struct slot {
     struct slot *next_idle;
 };
 
+/* One loop's thread, as the main thread sees it. */
+struct loop_thread {
+    pthread_t thread;
+    bool started;
+    int stop_fd; /* eventfd: written to stop the loop */
+    int listen_fd;
+    size_t max_conns; /* its share of FCGI_MAX_CONNS */
+    struct slot *slots;
+    int n_slots;
+};
+
+/* The state of the loop running on this thread. */
 struct server {
-    const char *addr;
-    int listen_fd, signal_fd;
-    struct loop_watch listen_watch, signal_watch;
+    int listen_fd, stop_fd;
+    struct loop_watch listen_watch, stop_watch;
     bool listening, stopping;
-    size_t n_conns;
+    size_t n_conns, max_conns;
     struct conn *conns;
     struct conn *queue_head, **queue_tail;
     struct slot *idle_workers;
     int running_workers;
 };
 
-static struct server srv = {.listen_fd = -1, .signal_fd = -1};
+static _Thread_local struct server srv;
 
 static void set_listening(bool on);
 
@@ -109,7 +129,7 @@ static void close_conn(struct conn *c)
     free(c);
     srv.n_conns--;
     if (!srv.listening && !srv.stopping)
-        set_listening(true); /* below FCGI_MAX_CONNS again */
+        set_listening(true); /* below the limit again */
 }
 
 static void conn_ready(struct loop_watch *w, uint32_t events)
@@ -140,28 +160,25 @@ static void add_conn(int fd)
     queue_conn(c); /* nginx writes its request right after connecting */
 }
 
+/* One connection per call: the listen socket stays readable while more
+ * wait, and the other loops take their share of them. */
 static void accept_ready(struct loop_watch *w, uint32_t events)
 {
     (void)w, (void)events;
-    while (srv.n_conns < FCGI_MAX_CONNS) {
-        int fd = accept4(srv.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            add_conn(fd);
-            continue;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-            log_warn("accept: %s", strerror(errno)); /* EMFILE: retried on the next turn */
-        if (errno != EINTR && errno != ECONNABORTED)
-            return;
-    }
-    set_listening(false); /* at FCGI_MAX_CONNS: the rest wait in the backlog */
+    int fd = accept4(srv.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0)
+        add_conn(fd);
+    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+        log_warn("accept: %s", strerror(errno)); /* EMFILE: retried on the next turn */
+    if (srv.n_conns >= srv.max_conns)
+        set_listening(false); /* the rest wait in the backlog, or go to another loop */
 }
 
 static void set_listening(bool on)
 {
     if (on == srv.listening || srv.listen_fd < 0)
         return;
-    if (on && loop_watch_add(srv.listen_fd, EPOLLIN, &srv.listen_watch) < 0)
+    if (on && loop_watch_add(srv.listen_fd, EPOLLIN | EPOLLEXCLUSIVE, &srv.listen_watch) < 0)
         return;
     if (!on)
         loop_watch_remove(srv.listen_fd);
@@ -219,12 +236,12 @@ static void worker_main(void *arg)
 }
 
 /* Stop: no new connections; close those no worker serves; idle workers
- * return (busy ones after their request). */
+ * return (busy ones after their request). The main thread closes the
+ * listen socket once every loop has stopped. */
 static void begin_stop(void)
 {
     srv.stopping = true;
     set_listening(false);
-    listen_close(srv.listen_fd, srv.addr);
     srv.listen_fd = -1;
     struct conn *c = srv.conns;
     while (c) {
@@ -239,50 +256,31 @@ static void begin_stop(void)
         wake_a_worker();
 }
 
-static void signal_ready(struct loop_watch *w, uint32_t events)
+static void stop_ready(struct loop_watch *w, uint32_t events)
 {
     (void)w, (void)events;
-    struct signalfd_siginfo si;
-    if (read(srv.signal_fd, &si, sizeof(si)) != sizeof(si) || srv.stopping)
-        return;
-    log_info("%s: finishing in-flight requests", strsignal((int)si.ssi_signo));
-    begin_stop();
+    if (!srv.stopping)
+        begin_stop();
 }
 
-static int open_signal_fd(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    srv.signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (srv.signal_fd < 0) {
-        log_error("signalfd: %s", strerror(errno));
-        return -1;
-    }
-    srv.signal_watch.ready = signal_ready;
-    return loop_watch_add(srv.signal_fd, EPOLLIN, &srv.signal_watch);
-}
-
-/* Create the workers' resources and coroutines, and run each up to its
- * first wait for a connection. */
-static int start_workers(const struct settings *cfg, struct login_group *logins,
-                         struct slot *slots, int n)
+/* Create the workers' resources and coroutines (in the main thread; each
+ * runs later on its loop's thread). Returns 0, or -1 (logged). */
+static int new_workers(const struct settings *cfg, struct login_group *logins,
+                       struct slot *slots, int first_id, int n)
 {
     for (int i = 0; i < n; i++) {
         struct slot *s = &slots[i];
-        s->w = (struct worker){.id = i + 1, .cfg = cfg, .logins = logins};
+        int id = first_id + i;
+        s->w = (struct worker){.id = id, .cfg = cfg, .logins = logins};
         char name[32];
-        snprintf(name, sizeof(name), "w%d", i + 1);
+        snprintf(name, sizeof(name), "w%d", id);
         s->w.store = store_new(cfg->database_url, name);
         s->w.wx = wx_client_new(cfg);
         s->co = coro_new(worker_main, s, WORKER_STACK);
         if (!s->w.wx || !s->co) {
-            log_error("w%d cannot be created (libcurl handle or stack)", i + 1);
+            log_error("w%d cannot be created (libcurl handle or stack)", id);
             return -1;
         }
-        srv.running_workers++;
-        coro_resume(s->co);
     }
     return 0;
 }
@@ -295,6 +293,47 @@ static void free_workers(struct slot *slots, int n)
         wx_client_free(slots[i].w.wx);
     }
     free(slots);
+}
+
+/* Turn the loop until every worker has returned. */
+static int run_loop(void)
+{
+    while (srv.running_workers > 0)
+        if (loop_turn(-1) < 0) {
+            if (!srv.stopping)
+                begin_stop();
+            return -1;
+        }
+    return 0;
+}
+
+/* A loop's thread: its loop, its workers, until stopped. On a failure the
+ * whole service stops (SIGTERM to the process). */
+static void *loop_thread_main(void *arg)
+{
+    struct loop_thread *t = arg;
+    srv = (struct server){
+        .listen_fd = t->listen_fd, .stop_fd = t->stop_fd, .max_conns = t->max_conns};
+    srv.queue_tail = &srv.queue_head;
+    srv.listen_watch.ready = accept_ready;
+    srv.stop_watch.ready = stop_ready;
+    int rc = loop_init();
+    if (rc == 0)
+        rc = loop_watch_add(srv.stop_fd, EPOLLIN, &srv.stop_watch);
+    if (rc == 0) {
+        set_listening(true);
+        for (int i = 0; i < t->n_slots; i++) {
+            srv.running_workers++;
+            coro_resume(t->slots[i].co); /* up to its first wait for a connection */
+        }
+        rc = run_loop();
+    }
+    loop_free();
+    if (rc < 0) {
+        log_error("an event loop failed: stopping");
+        kill(getpid(), SIGTERM);
+    }
+    return NULL;
 }
 
 /* The login group's own connections, one per batch that may run at once
@@ -317,63 +356,94 @@ static void free_login_stores(struct store **stores, size_t n)
     free(stores);
 }
 
-/* Turn the loop until every worker has returned. */
-static int run_loop(void)
+static int thread_count(const struct settings *cfg)
 {
-    while (srv.running_workers > 0)
-        if (loop_turn(-1) < 0) {
-            if (!srv.stopping)
-                begin_stop();
-            return -1;
+    long n = cfg->threads > 0 ? (long)cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return (int)(n < cfg->workers ? n : cfg->workers);
+}
+
+/* Start the loops, their workers spread evenly. Returns how many started. */
+static int start_threads(const struct settings *cfg, struct login_group *logins, int listen_fd,
+                         struct loop_thread *threads, int n)
+{
+    int next_id = 1;
+    for (int i = 0; i < n; i++) {
+        struct loop_thread *t = &threads[i];
+        t->listen_fd = listen_fd;
+        t->max_conns = FCGI_MAX_CONNS / (size_t)n;
+        t->n_slots = (int)(cfg->workers / n + (i < cfg->workers % n));
+        t->slots = xcalloc((size_t)t->n_slots, sizeof(*t->slots));
+        t->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (new_workers(cfg, logins, t->slots, next_id, t->n_slots) < 0 || t->stop_fd < 0)
+            return i;
+        next_id += t->n_slots;
+        int rc = pthread_create(&t->thread, NULL, loop_thread_main, t);
+        if (rc != 0) {
+            log_error("pthread_create: %s", strerror(rc));
+            return i;
         }
-    return 0;
+        t->started = true;
+    }
+    return n;
 }
 
-static int open_sockets(const struct settings *cfg)
+/* Wait for SIGTERM or SIGINT (blocked in every thread). */
+static int wait_for_stop_signal(void)
 {
-    srv.addr = cfg->fcgi_listen;
-    srv.queue_tail = &srv.queue_head;
-    srv.listen_watch.ready = accept_ready;
-    if (loop_init() < 0 || open_signal_fd() < 0)
-        return -1;
-    srv.listen_fd = listen_open(cfg->fcgi_listen, LISTEN_BACKLOG);
-    if (srv.listen_fd < 0)
-        return -1;
-    set_listening(true);
-    return srv.listening ? 0 : -1;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0)
+        ;
+    return sig;
 }
 
-static void close_sockets(void)
+/* Stop every loop, wait for its thread, free its workers. */
+static void stop_threads(struct loop_thread *threads, int n)
 {
-    listen_close(srv.listen_fd, srv.addr);
-    if (srv.signal_fd >= 0)
-        close(srv.signal_fd);
-    loop_free();
+    uint64_t one = 1;
+    for (int i = 0; i < n; i++)
+        if (threads[i].started && write(threads[i].stop_fd, &one, sizeof(one)) < 0)
+            log_warn("writing a loop's stop eventfd: %s", strerror(errno));
+    for (int i = 0; i < n; i++) {
+        struct loop_thread *t = &threads[i];
+        if (t->started)
+            pthread_join(t->thread, NULL);
+        if (t->stop_fd >= 0)
+            close(t->stop_fd);
+        free_workers(t->slots, t->n_slots);
+    }
+    free(threads);
 }
 
 int server_run(const struct settings *cfg)
 {
-    if (open_sockets(cfg) < 0) {
-        close_sockets();
+    int listen_fd = listen_open(cfg->fcgi_listen, LISTEN_BACKLOG);
+    if (listen_fd < 0)
         return -1;
-    }
-    int n = (int)cfg->workers;
-    struct slot *slots = xcalloc((size_t)n, sizeof(*slots));
+    int n = thread_count(cfg);
+    struct loop_thread *threads = xcalloc((size_t)n, sizeof(*threads));
+    for (int i = 0; i < n; i++)
+        threads[i].stop_fd = -1;
     size_t n_login_stores = (size_t)cfg->login_batches;
     struct store **login_stores = new_login_stores(cfg, n_login_stores);
     struct login_group *logins = login_group_new((size_t)cfg->login_batch_max, login_stores,
                                                  n_login_stores, store_login_batch);
-    int rc = start_workers(cfg, logins, slots, n);
-    if (rc == 0)
-        log_info("listening on %s with %d workers", cfg->fcgi_listen, n);
-    else
-        begin_stop();
-    if (run_loop() < 0)
-        rc = -1;
-    free_workers(slots, n);
+    int rc = start_threads(cfg, logins, listen_fd, threads, n) == n ? 0 : -1;
+    if (rc == 0) {
+        log_info("listening on %s with %lld workers on %d threads", cfg->fcgi_listen,
+                 cfg->workers, n);
+        int sig = wait_for_stop_signal();
+        log_info("%s: finishing in-flight requests", strsignal(sig));
+    }
+    stop_threads(threads, n);
     login_group_free(logins);
     free_login_stores(login_stores, n_login_stores);
-    close_sockets();
+    listen_close(listen_fd, cfg->fcgi_listen);
     log_info("stopped");
     return rc;
 }

@@ -1,7 +1,8 @@
-/* server.h -- login-fcgi's FastCGI server: one thread, one event loop
- * (loop.h), LOGIN_WORKERS worker coroutines, each with its own database
- * store and WeChat client, serving the connections nginx opens on one
- * listen socket; and the graceful stop on SIGTERM/SIGINT. */
+/* server.h -- login-fcgi's FastCGI server: LOGIN_THREADS threads, each
+ * running an event loop (loop.h) with its share of the LOGIN_WORKERS
+ * worker coroutines, each worker with its own database store and WeChat
+ * client; all serving the connections nginx opens on one listen socket;
+ * and the graceful stop on SIGTERM/SIGINT. */
 #ifndef LOGIN_SERVER_H
 #define LOGIN_SERVER_H
 

@@ -27,7 +27,10 @@ static const struct config_option options[] = {
     {"FCGI_LISTEN", CONFIG_STRING, &table_target.fcgi_listen, "127.0.0.1:9000", 0, 0,
      "FastCGI listen address: host:port, or a path for a Unix socket"},
     {"LOGIN_WORKERS", CONFIG_INT, &table_target.workers, "32", 1, 512,
-     "worker threads (each with its own database connection and HTTP client)"},
+     "requests served at once, by as many workers (each with its own database connection "
+     "and HTTP client), spread over the threads"},
+    {"LOGIN_THREADS", CONFIG_INT, &table_target.threads, "0", 0, 64,
+     "threads, each with its own event loop (0: one per processor core)"},
     {"LOGIN_BATCH_MAX", CONFIG_INT, &table_target.login_batch_max, "32", 1, 512,
      "most logins stored by one statement (concurrent logins are stored together)"},
     {"LOGIN_BATCHES", CONFIG_INT, &table_target.login_batches, "1", 1, 64,

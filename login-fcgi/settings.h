@@ -17,6 +17,7 @@ struct settings {
     char *log_level;
     long long session_ttl_ms;
     long long workers;
+    long long threads; /* 0: one per core */
     long long login_batch_max;
     long long login_batches;
     long long wx_connect_timeout_ms;

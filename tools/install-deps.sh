@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(build-essential pkg-config clang libclang-rt-14-dev
-          libfcgi-dev libwslay-dev libpq-dev libcurl4-openssl-dev libssl-dev libjansson-dev
+          libwslay-dev libpq-dev libcurl4-openssl-dev libssl-dev libjansson-dev
           libgoogle-perftools-dev libcmocka-dev postgresql postgresql-contrib nginx-light curl jq nodejs npm chromium)
 missing=()
 for p in "${packages[@]}"; do
