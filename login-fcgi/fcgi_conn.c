@@ -25,9 +25,9 @@
 #define NO_RECORD SIZE_MAX
 #define OUT_KEEP_MAX (64 * 1024) /* answer buffers larger than this are freed after use */
 
-void fcgi_conn_init(struct fcgi_conn *c, int fd)
+void fcgi_conn_init(struct fcgi_conn *c, int fd, struct loop_watch *watch)
 {
-    *c = (struct fcgi_conn){.fd = fd, .out_record = NO_RECORD};
+    *c = (struct fcgi_conn){.fd = fd, .watch = watch, .out_record = NO_RECORD};
 }
 
 static void forget_params(struct fcgi_conn *c)
@@ -58,6 +58,17 @@ static int wait_socket(struct fcgi_conn *c, int timeout_ms)
     return 0;
 }
 
+/* Wait until the socket takes more: EPOLLOUT is watched only meanwhile. */
+static int wait_writable(struct fcgi_conn *c, int timeout_ms)
+{
+    if (loop_watch_modify(c->fd, FCGI_CONN_EVENTS | EPOLLOUT, c->watch) < 0)
+        return -1;
+    int rc = wait_socket(c, timeout_ms);
+    if (loop_watch_modify(c->fd, FCGI_CONN_EVENTS, c->watch) < 0)
+        return -1;
+    return rc;
+}
+
 static int send_all(struct fcgi_conn *c, const unsigned char *p, size_t len, int timeout_ms)
 {
     while (len > 0) {
@@ -66,7 +77,7 @@ static int send_all(struct fcgi_conn *c, const unsigned char *p, size_t len, int
             p += n;
             len -= (size_t)n;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_socket(c, timeout_ms) < 0)
+            if (wait_writable(c, timeout_ms) < 0)
                 return -1;
         } else if (n < 0 && errno != EINTR) {
             log_debug("fastcgi fd %d: send: %s", c->fd, strerror(errno));

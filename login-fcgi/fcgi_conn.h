@@ -5,9 +5,11 @@
  * BEGIN_REQUEST while one is open is refused with CANT_MPX_CONN). Reading
  * answers management records on the way (GET_VALUES, unknown types) and
  * skips records of requests that are not open. Where a read or write would
- * block, the coroutine sleeps on `sleeper` until the server's edge-
- * triggered watch of the socket wakes it (server.c) or the time limit
- * passes. Parameters are bounded (FCGI_PARAMS_MAX): a peer that sends more
+ * block, the coroutine sleeps on `sleeper` until the socket's watch wakes
+ * it or the time limit passes. The watch is the owner's (server.c): it is
+ * in the loop's epoll set, edge-triggered, for EPOLLIN and EPOLLRDHUP, and
+ * wakes `sleeper` on any event; fcgi_conn adds EPOLLOUT only while a write
+ * waits, so that answers sent at once cost no write-space event. Parameters are bounded (FCGI_PARAMS_MAX): a peer that sends more
  * is disconnected. */
 #ifndef LOGIN_FCGI_CONN_H
 #define LOGIN_FCGI_CONN_H
@@ -16,12 +18,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 
 #define FCGI_PARAMS_MAX (256 * 1024)
 #define FCGI_MAX_CONNS 1024 /* answered to GET_VALUES; the server enforces it */
 
 struct fcgi_conn {
     int fd;
+    struct loop_watch *watch;    /* the owner's, registered for CONN_EVENTS */
     struct loop_sleeper sleeper; /* the worker, while it waits for the socket */
     unsigned char *in;           /* bytes read, from in_off to in_len unconsumed */
     size_t in_off, in_len;
@@ -40,8 +44,12 @@ struct fcgi_conn {
     size_t out_len, out_cap, out_record; /* out_record: offset of the open record's header */
 };
 
-/* Set up c for the accepted, non-blocking socket fd. */
-void fcgi_conn_init(struct fcgi_conn *c, int fd);
+/* The events a connection's watch is registered for (edge-triggered). */
+#define FCGI_CONN_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
+
+/* Set up c for the accepted, non-blocking socket fd, whose watch (in this
+ * thread's loop, for FCGI_CONN_EVENTS) wakes c->sleeper. */
+void fcgi_conn_init(struct fcgi_conn *c, int fd, struct loop_watch *watch);
 
 /* Free c's buffers (not the socket). */
 void fcgi_conn_release(struct fcgi_conn *c);

@@ -145,8 +145,8 @@ static void add_conn(int fd)
 {
     struct conn *c = xcalloc(1, sizeof(*c));
     c->watch.ready = conn_ready;
-    fcgi_conn_init(&c->fc, fd);
-    if (loop_watch_add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->watch) < 0) {
+    fcgi_conn_init(&c->fc, fd, &c->watch);
+    if (loop_watch_add(fd, FCGI_CONN_EVENTS, &c->watch) < 0) {
         close(fd);
         free(c);
         return;

@@ -510,8 +510,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int sndbuf = SNDBUF;
     for (int i = 0; i < 2; i++)
         FUZZ_CHECK(setsockopt(r.fd[i], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) == 0);
-    fcgi_conn_init(&r.c, r.fd[0]);
-    FUZZ_CHECK(loop_watch_add(r.fd[0], EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &r.watch) == 0);
+    fcgi_conn_init(&r.c, r.fd[0], &r.watch);
+    FUZZ_CHECK(loop_watch_add(r.fd[0], FCGI_CONN_EVENTS, &r.watch) == 0);
 
     peer_io(&r);
     struct coro *co = coro_new(serve, &r, STACK_SIZE);

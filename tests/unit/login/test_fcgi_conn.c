@@ -196,10 +196,10 @@ static void session_open(struct session *s)
     int sndbuf = SNDBUF;
     assert_int_equal(setsockopt(s->fd[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
     assert_int_equal(loop_init(), 0);
-    fcgi_conn_init(&s->c, s->fd[0]);
+    fcgi_conn_init(&s->c, s->fd[0], &s->watch);
     s->watch.ready = watch_ready;
     assert_int_equal(
-        loop_watch_add(s->fd[0], EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &s->watch), 0);
+        loop_watch_add(s->fd[0], FCGI_CONN_EVENTS, &s->watch), 0);
 }
 
 static void session_close(struct session *s)
