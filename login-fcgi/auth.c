@@ -23,7 +23,7 @@ bool auth_skey_well_formed(const char *text)
 
 static enum auth_result invalid(struct request *r, const char *why)
 {
-    log_info("%s invalid session: %s", r->tag, why);
+    request_note(r, "invalid session: %s", why);
     request_fail(r, 401, "ERR_INVALID_SESSION", "%s", why);
     return AUTH_ANSWERED;
 }

@@ -61,8 +61,10 @@ void dispatch_request(struct worker *w, struct fcgi_conn *fcgi)
         request_fail(&r, 500, "ERR_INTERNAL", "internal error");
     }
     request_drain(&r, drain_limit(&r)); /* if not to its end, the connection is not kept */
-    char method[17], path[201];
+    char method[17], path[201], note[sizeof(r.note)];
     printable(r.method, method, sizeof(method));
     printable(r.path, path, sizeof(path));
-    log_info("%s %s %s %d %ldms", r.tag, method, path, r.status, elapsed_ms(&t0));
+    printable(r.note, note, sizeof(note));
+    log_info("%s %s %s %d %ldms%s%s", r.tag, method, path, r.status, elapsed_ms(&t0),
+             note[0] ? ": " : "", note);
 }

@@ -48,7 +48,7 @@ static struct login_input *login_input_new(void)
 
 static void login_fail(struct request *r, int status, const char *message)
 {
-    log_info("%s login failed (%d): %s", r->tag, status, message);
+    request_note(r, "login failed: %s", message);
     request_fail(r, status, "ERR_LOGIN_FAILED", "%s", message);
 }
 
@@ -130,7 +130,7 @@ static void exchange_failed(struct request *r, const struct wx_session *wx)
         snprintf(msg, sizeof(msg), "%s (errcode %ld: %s)", what, wx->errcode, wx->errmsg);
         body = reply_error_body(r->envelope, "ERR_LOGIN_FAILED", msg);
         json_object_set_new(body, "wxErrcode", json_integer(wx->errcode));
-        log_info("%s login failed (%d): %s", r->tag, status, msg);
+        request_note(r, "login failed: %s", msg);
     } else {
         char msg[256];
         snprintf(msg, sizeof(msg), "%s: %s", what, wx->errmsg);
@@ -205,7 +205,7 @@ static void open_session(struct request *r, const struct wx_session *wx, const c
     struct store_user *u = xmalloc(sizeof(*u));
     enum store_status st = login_group_store(r->w->logins, &in, u);
     if (st == STORE_OK) {
-        log_info("%s login: uid %lld, session %s", r->tag, u->uid, session_id);
+        request_note(r, "login: uid %lld, session %s", u->uid, session_id);
         request_reply(r, 200, login_body(r, session_id, skey, u));
     } else if (st == STORE_UNAVAILABLE) {
         login_fail(r, 503, "the database is unavailable, try again later");

@@ -47,7 +47,7 @@ void handle_upload(struct request *r)
         snprintf(err, sizeof(err), "the upload failed");
     switch (st) {
     case UPLOAD_OK:
-        log_info("%s upload by uid %lld: %s (%lld bytes)", r->tag, u->uid, res->name, res->size);
+        request_note(r, "upload by uid %lld: %s (%lld bytes)", u->uid, res->name, res->size);
         upload_ok(r, res);
         break;
     case UPLOAD_BAD_REQUEST:

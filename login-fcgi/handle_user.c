@@ -2,7 +2,6 @@
 #include "handlers.h"
 
 #include "auth.h"
-#include "log.h"
 #include "request.h"
 #include "settings.h"
 #include "store.h"
@@ -29,7 +28,7 @@ static void reply_user(struct request *r, const struct store_user *u)
 
 static void bad_request(struct request *r, const char *message)
 {
-    log_info("%s bad request: %s", r->tag, message);
+    request_note(r, "bad request: %s", message);
     request_fail(r, 400, "ERR_BAD_REQUEST", "%s", message);
 }
 
@@ -134,7 +133,7 @@ void handle_logout(struct request *r)
     if (auth_check(r, false, &s, u) == AUTH_OK) {
         enum store_status st = store_session_revoke(r->w->store, s.id);
         if (st == STORE_OK) {
-            log_info("%s logout: session %s revoked", r->tag, s.id);
+            request_note(r, "logout: session %s revoked", s.id);
             request_reply(r, 200, json_pack("{s:i, s:s}", "code", 0, "message", "logged out"));
         } else if (st == STORE_UNAVAILABLE) {
             request_fail(r, 503, "ERR_UNAVAILABLE", "the database is unavailable, try again later");

@@ -106,3 +106,11 @@ void request_fail(struct request *r, int status, const char *error, const char *
     va_end(ap);
     request_reply(r, status, reply_error_body(r->envelope, error, message));
 }
+
+void request_note(struct request *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->note, sizeof(r->note), fmt, ap);
+    va_end(ap);
+}

@@ -44,6 +44,7 @@ struct request {
     const char *allow; /* methods of the matched route ("GET, POST"), for 405 */
     int status;    /* the status answered, 0 before */
     char tag[64];  /* "w3#17" for log lines */
+    char note[256]; /* what the access log line adds: "login: uid 5, ..." */
 };
 
 /* Fill *r from the FastCGI request open on fcgi. */
@@ -65,6 +66,10 @@ int request_drain(struct request *r, long long limit);
 
 /* Answer with status and body (stolen). Only the first answer is sent. */
 void request_reply(struct request *r, int status, json_t *body);
+
+/* Say what the request did or why it failed, in its access log line
+ * (dispatch.c), instead of a line of its own. The last note wins. */
+void request_note(struct request *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Answer an error in the request's envelope, with a printf-style message.
  * `error` is the ERR_* code. */
