@@ -1,8 +1,9 @@
 /* store.h -- all of login-fcgi's SQL: users, sessions, the health check.
  *
- * One store per worker thread, and one per login batch that may run at
- * once (login_group.h), each owning one blocking PostgreSQL connection
- * that is (re)opened on demand: when the database is down a call fails fast
+ * One store per worker, and one per login batch that may run at once
+ * (login_group.h), each owning one PostgreSQL connection that is
+ * (re)opened on demand. Its calls must run in a worker coroutine: they
+ * wait on the event loop (pg_wait.h). When the database is down when the database is down a call fails fast
  * with STORE_UNAVAILABLE, and the next call tries to connect again. Queries
  * are parameterised; PGresult values never leave store.c. */
 #ifndef LOGIN_STORE_H
