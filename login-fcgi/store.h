@@ -3,9 +3,9 @@
  * One store per worker, and one per login batch that may run at once
  * (login_group.h), each owning one PostgreSQL connection that is
  * (re)opened on demand. Its calls must run in a worker coroutine: they
- * wait on the event loop (pg_wait.h). When the database is down when the database is down a call fails fast
- * with STORE_UNAVAILABLE, and the next call tries to connect again. Queries
- * are parameterised; PGresult values never leave store.c. */
+ * wait on the event loop (pg_wait.h). When the database is down a call
+ * fails fast with STORE_UNAVAILABLE, and the next call tries to connect
+ * again. Queries are parameterised; PGresult values never leave store.c. */
 #ifndef LOGIN_STORE_H
 #define LOGIN_STORE_H
 

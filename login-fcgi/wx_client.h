@@ -1,7 +1,9 @@
 /* wx_client.h -- exchanging a wx.login() code at WeChat's jscode2session.
  *
- * One client per worker thread: it owns a reused CURL handle (keep-alive,
- * TLS verified, connect and total timeouts, http/https only, no signals).
+ * One client per worker: it owns a reused CURL handle (keep-alive, TLS
+ * verified, connect and total timeouts, http/https only, no signals) on a
+ * multi handle of its own; wx_exchange() must run in a worker coroutine,
+ * since it waits on the event loop.
  * The answer parser is a pure function so unit tests need no network. The
  * app secret appears only in the request URL and is never logged. */
 #ifndef LOGIN_WX_CLIENT_H
