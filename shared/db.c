@@ -19,33 +19,11 @@ static const char *first_line(const char *msg)
     return db_errbuf;
 }
 
-static PGconn *connect_with(const char *url, const char *app, int timeout_s, int async)
-{
-    char timeout[16];
-    snprintf(timeout, sizeof(timeout), "%d", timeout_s > 0 ? timeout_s : 10);
-    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-    const char *values[] = {url, app, timeout, NULL};
-    return async ? PQconnectStartParams(keys, values, 1) : PQconnectdbParams(keys, values, 1);
-}
-
-PGconn *db_connect(const char *url, const char *app, int timeout_s, char *err, size_t errlen)
-{
-    PGconn *conn = connect_with(url, app, timeout_s, 0);
-    if (!conn) {
-        snprintf(err, errlen, "out of memory connecting to PostgreSQL");
-        return NULL;
-    }
-    if (PQstatus(conn) != CONNECTION_OK) {
-        snprintf(err, errlen, "%s", db_error(conn));
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
-}
-
 PGconn *db_connect_start(const char *url, const char *app, char *err, size_t errlen)
 {
-    PGconn *conn = connect_with(url, app, 0, 1);
+    const char *keys[] = {"dbname", "application_name", NULL};
+    const char *values[] = {url, app, NULL};
+    PGconn *conn = PQconnectStartParams(keys, values, 1);
     if (!conn) {
         snprintf(err, errlen, "out of memory connecting to PostgreSQL");
         return NULL;

@@ -7,15 +7,12 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-/* Open a blocking connection to `url` (a libpq URI or key=value string),
- * tagged with application_name `app` and a connect timeout of
- * `timeout_s` seconds (0: libpq's default). Returns the connection, or NULL
- * with the reason in err. The caller owns the connection (PQfinish). */
-PGconn *db_connect(const char *url, const char *app, int timeout_s, char *err, size_t errlen);
-
-/* Start a non-blocking connection (PQconnectStartParams) for an event loop;
- * the caller drives PQconnectPoll. Returns NULL with a reason in err when
- * libpq cannot even start (out of memory, unparsable url). */
+/* Start a non-blocking connection to `url` (a libpq URI or key=value
+ * string), tagged with application_name `app`, for an event loop
+ * (PQconnectStartParams); the caller drives PQconnectPoll and bounds the
+ * time it takes. Returns NULL with a reason in err when libpq cannot even
+ * start (out of memory, unparsable url). The caller owns the connection
+ * (PQfinish). */
 PGconn *db_connect_start(const char *url, const char *app, char *err, size_t errlen);
 
 /* The first line of conn's last error, safe to log (never holds a password:

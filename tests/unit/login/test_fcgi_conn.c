@@ -132,14 +132,21 @@ static void put_begin(struct bytes *b, unsigned id, unsigned role, bool keep)
     put_record(b, FCGI_BEGIN_REQUEST, id, body, sizeof(body), 0);
 }
 
-/* A whole request: BEGIN_REQUEST, the parameters in one record, their
- * end, the body (if any) in one STDIN record, its end. */
-static void put_request(struct bytes *b, unsigned id, bool keep, const struct bytes *params,
-                        const char *body)
+/* A request's head: BEGIN_REQUEST, the parameters in one record, their
+ * end. */
+static void put_head(struct bytes *b, unsigned id, bool keep, const struct bytes *params)
 {
     put_begin(b, id, FCGI_RESPONDER, keep);
     put_record(b, FCGI_PARAMS, id, params->p, params->len, 0);
     put_record(b, FCGI_PARAMS, id, NULL, 0, 0);
+}
+
+/* A whole request: its head, the body (if any) in one STDIN record, its
+ * end. */
+static void put_request(struct bytes *b, unsigned id, bool keep, const struct bytes *params,
+                        const char *body)
+{
+    put_head(b, id, keep, params);
     if (body[0])
         put_record(b, FCGI_STDIN, id, body, strlen(body), 0);
     put_record(b, FCGI_STDIN, id, NULL, 0, 0);
@@ -699,9 +706,7 @@ static void test_peer_gone_mid_record(void **state)
      * out (the peer only shut its sending side), the connection is not
      * kept. */
     session_open(&s);
-    put_begin(&s.to_send, 1, FCGI_RESPONDER, true);
-    put_record(&s.to_send, FCGI_PARAMS, 1, params.p, params.len, 0);
-    put_record(&s.to_send, FCGI_PARAMS, 1, NULL, 0, 0);
+    put_head(&s.to_send, 1, true, &params);
     put_record(&s.to_send, FCGI_STDIN, 1, "hel", 3, 0);
     put(&s.to_send, stdin_10, sizeof(stdin_10));
     put(&s.to_send, "lo", 2);
@@ -778,9 +783,7 @@ static void test_abort(void **state)
     /* While the body is read: the read fails, the answer still goes out,
      * and the connection stays kept (the rest of the request was sent). */
     session_open(&s);
-    put_begin(&s.to_send, 6, FCGI_RESPONDER, true);
-    put_record(&s.to_send, FCGI_PARAMS, 6, params.p, params.len, 0);
-    put_record(&s.to_send, FCGI_PARAMS, 6, NULL, 0, 0);
+    put_head(&s.to_send, 6, true, &params);
     put_record(&s.to_send, FCGI_STDIN, 6, "hel", 3, 0);
     put_record(&s.to_send, FCGI_ABORT_REQUEST, 6, NULL, 0, 0);
     session_start(&s);
