@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define WX_ANSWER_MAX (64 * 1024)
 
@@ -27,7 +28,8 @@ struct wx_client {
     int n_socks;
     long long timer_due_ms; /* libcurl's timer, -1 when none */
     const struct settings *cfg;
-    char *body; /* the answer being received */
+    char *target_prefix; /* wx_target_prefix(): holds the secret */
+    char *body;          /* the answer being received */
     size_t len, cap;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -105,28 +107,44 @@ done:
     return st;
 }
 
-char *wx_build_url(void *curl, const char *base, const char *appid, const char *secret,
-                   const char *code)
+char *wx_target_prefix(void *curl, const char *base, const char *appid, const char *secret)
 {
+    CURLU *u = curl_url();
+    char *path = NULL, *out = NULL;
     char *a = curl_easy_escape(curl, appid, 0);
     char *s = curl_easy_escape(curl, secret, 0);
-    char *c = curl_easy_escape(curl, code, 0);
-    char *url = NULL;
-    if (a && s && c) {
-        size_t blen = strlen(base);
-        while (blen > 0 && base[blen - 1] == '/')
-            blen--;
-        size_t n = blen + strlen(a) + strlen(s) + strlen(c) + 96;
-        url = xmalloc(n);
-        snprintf(url, n,
-                 "%.*s/sns/jscode2session?appid=%s&secret=%s&js_code=%s"
-                 "&grant_type=authorization_code",
-                 (int)blen, base, a, s, c);
+    if (u && a && s && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK) {
+        size_t plen = strlen(path);
+        while (plen > 0 && path[plen - 1] == '/')
+            plen--;
+        size_t n = plen + strlen(a) + strlen(s) + 64;
+        out = xmalloc(n);
+        snprintf(out, n, "%.*s/sns/jscode2session?appid=%s&secret=%s&js_code=", (int)plen, path,
+                 a, s);
     }
+    curl_free(path);
     curl_free(a);
+    if (s)
+        explicit_bzero(s, strlen(s));
     curl_free(s);
+    curl_url_cleanup(u);
+    return out;
+}
+
+char *wx_request_target(void *curl, const char *prefix, const char *code)
+{
+    static const char tail[] = "&grant_type=authorization_code";
+    char *c = curl_easy_escape(curl, code, 0);
+    if (!c)
+        return NULL;
+    size_t plen = strlen(prefix), clen = strlen(c);
+    char *target = xmalloc(plen + clen + sizeof(tail));
+    memcpy(target, prefix, plen);
+    memcpy(target + plen, c, clen);
+    memcpy(target + plen + clen, tail, sizeof(tail));
     curl_free(c);
-    return url;
+    return target;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
@@ -190,6 +208,27 @@ static CURLM *new_multi(struct wx_client *c)
     return m;
 }
 
+/* Point the handle at WX_API_BASE once: every exchange is a request to
+ * that origin whose request target (wx_request_target()) is set per code,
+ * so libcurl parses and formats only the short base URL per transfer (its
+ * formatting of a long URL was a fifth of login-fcgi's instructions). An
+ * origin-form target cannot go through a plain-HTTP forward proxy, so an
+ * http:// base (a local stand-in) is used without one; WeChat's https://
+ * API is tunnelled by a proxy with CONNECT, where the target is right. */
+static int set_endpoint(struct wx_client *c)
+{
+    const char *base = c->cfg->wx_api_base;
+    c->target_prefix = wx_target_prefix(c->curl, base, c->cfg->wx_appid, c->cfg->wx_secret);
+    if (!c->target_prefix) {
+        log_error("WX_API_BASE %s is not a URL libcurl accepts", base);
+        return -1;
+    }
+    curl_easy_setopt(c->curl, CURLOPT_URL, base);
+    if (strncasecmp(base, "http://", 7) == 0)
+        curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "*");
+    return 0;
+}
+
 struct wx_client *wx_client_new(const struct settings *cfg)
 {
     CURL *h = curl_easy_init();
@@ -218,6 +257,10 @@ struct wx_client *wx_client_new(const struct settings *cfg)
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    if (set_endpoint(c) < 0) {
+        wx_client_free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -228,6 +271,9 @@ void wx_client_free(struct wx_client *c)
     if (c->multi)
         curl_multi_cleanup(c->multi);
     curl_easy_cleanup(c->curl);
+    if (c->target_prefix)
+        explicit_bzero(c->target_prefix, strlen(c->target_prefix));
+    free(c->target_prefix);
     free(c->body);
     free(c);
 }
@@ -303,20 +349,19 @@ enum wx_status wx_exchange(struct wx_client *c, const char *code, const char *ta
                            struct wx_session *out)
 {
     memset(out, 0, sizeof(*out));
-    char *url = wx_build_url(c->curl, c->cfg->wx_api_base, c->cfg->wx_appid, c->cfg->wx_secret,
-                             code);
-    if (!url) {
+    char *target = wx_request_target(c->curl, c->target_prefix, code);
+    if (!target) {
         out->status = WX_UNREACHABLE;
         snprintf(out->errmsg, sizeof(out->errmsg), "could not build the WeChat request");
         return out->status;
     }
     c->len = 0;
     c->errbuf[0] = '\0';
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_REQUEST_TARGET, target);
     CURLcode rc = perform(c);
-    curl_easy_setopt(c->curl, CURLOPT_URL, "");
-    memset(url, 0, strlen(url));
-    free(url);
+    curl_easy_setopt(c->curl, CURLOPT_REQUEST_TARGET, NULL);
+    explicit_bzero(target, strlen(target));
+    free(target);
     if (rc != CURLE_OK)
         return transfer_failed(c, rc, tag, out);
     long http = 0;

@@ -5,7 +5,7 @@
  * multi handle of its own; wx_exchange() must run in a worker coroutine,
  * since it waits on the event loop.
  * The answer parser is a pure function so unit tests need no network. The
- * app secret appears only in the request URL and is never logged. */
+ * app secret appears only in the request target and is never logged. */
 #ifndef LOGIN_WX_CLIENT_H
 #define LOGIN_WX_CLIENT_H
 
@@ -38,11 +38,17 @@ struct wx_session {
  * a string of at most 128 characters. */
 enum wx_status wx_parse_answer(const char *body, size_t len, struct wx_session *out);
 
-/* The jscode2session URL for `code`, every value escaped with
- * curl_easy_escape. malloc'ed (caller frees; it holds the secret), or NULL
- * when out of memory. `curl` is any CURL handle (used for escaping). */
-char *wx_build_url(void *curl, const char *base, const char *appid, const char *secret,
-                   const char *code);
+/* The start of every jscode2session request target: the path of `base`
+ * (a URL such as https://api.weixin.qq.com), then the query up to the code,
+ * appid and secret escaped with curl_easy_escape: "/sns/jscode2session?
+ * appid=…&secret=…&js_code=". malloc'ed (caller frees; it holds the
+ * secret), or NULL when base is not a URL or memory ran out. `curl` is any
+ * CURL handle (used for escaping). */
+char *wx_target_prefix(void *curl, const char *base, const char *appid, const char *secret);
+
+/* The request target for `code`: prefix, the code escaped, then
+ * "&grant_type=authorization_code". malloc'ed (caller frees), or NULL. */
+char *wx_request_target(void *curl, const char *prefix, const char *code);
 
 /* Create a client for cfg (borrowed; must outlive the client). Returns NULL
  * if libcurl cannot create a handle. curl_global_init() must have run. */

@@ -99,15 +99,23 @@ static void test_wrong_types(void **state)
     assert_int_equal(parse(body, &s), WX_BAD_ANSWER);
 }
 
-static void test_build_url(void **state)
+static void test_request_target(void **state)
 {
     (void)state;
     CURL *h = curl_easy_init();
     assert_non_null(h);
-    char *url = wx_build_url(h, "http://127.0.0.1:9/", "wx&1", "s e/c=r", "c+d%");
-    assert_string_equal(url, "http://127.0.0.1:9/sns/jscode2session?appid=wx%261&secret=s%20e%2Fc%3Dr"
-                             "&js_code=c%2Bd%25&grant_type=authorization_code");
-    free(url);
+    char *prefix = wx_target_prefix(h, "http://127.0.0.1:9/", "wx&1", "s e/c=r");
+    assert_string_equal(prefix, "/sns/jscode2session?appid=wx%261&secret=s%20e%2Fc%3Dr&js_code=");
+    char *target = wx_request_target(h, prefix, "c+d%");
+    assert_string_equal(target, "/sns/jscode2session?appid=wx%261&secret=s%20e%2Fc%3Dr"
+                                "&js_code=c%2Bd%25&grant_type=authorization_code");
+    free(target);
+    free(prefix);
+    /* A base with a path keeps it, without its trailing slashes. */
+    prefix = wx_target_prefix(h, "https://wx.example/api/v1//", "a", "s");
+    assert_string_equal(prefix, "/api/v1/sns/jscode2session?appid=a&secret=s&js_code=");
+    free(prefix);
+    assert_null(wx_target_prefix(h, "not a url", "a", "s"));
     curl_easy_cleanup(h);
 }
 
@@ -116,7 +124,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ok),           cmocka_unit_test(test_errcode),
         cmocka_unit_test(test_garbage),      cmocka_unit_test(test_missing_fields),
-        cmocka_unit_test(test_wrong_types),  cmocka_unit_test(test_build_url),
+        cmocka_unit_test(test_wrong_types),  cmocka_unit_test(test_request_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
