@@ -30,6 +30,14 @@ void fcgi_conn_init(struct fcgi_conn *c, int fd, struct loop_watch *watch)
     *c = (struct fcgi_conn){.fd = fd, .watch = watch, .out_record = NO_RECORD};
 }
 
+void fcgi_conn_event(struct fcgi_conn *c, uint32_t events)
+{
+    c->drained = false;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->peer_closed = true;
+    loop_wake(&c->sleeper);
+}
+
 static void forget_params(struct fcgi_conn *c)
 {
     free(c->strings);
@@ -88,9 +96,15 @@ static int send_all(struct fcgi_conn *c, const unsigned char *p, size_t len, int
 }
 
 /* Read more input. Returns 1 when bytes came, 0 when none are waiting, -1
- * when the peer closed or the socket failed. */
+ * when the peer closed or the socket failed. After a short read the socket
+ * is empty: no read until the next event (fcgi_conn_event()), since the
+ * edge-triggered watch reports every arrival after it. Not so once the peer
+ * closed: its end of stream may have been reported before the data was
+ * read, and stays to be read. */
 static int fill(struct fcgi_conn *c)
 {
+    if (c->drained && !c->peer_closed)
+        return 0;
     if (!c->in)
         c->in = xmalloc(IN_CAP);
     if (c->in_off > 0 && (c->in_off == c->in_len || IN_CAP - c->in_off < FCGI_RECORD_MAX)) {
@@ -99,15 +113,19 @@ static int fill(struct fcgi_conn *c)
         c->in_off = 0;
     }
     for (;;) {
-        ssize_t n = read(c->fd, c->in + c->in_len, IN_CAP - c->in_len);
+        size_t room = IN_CAP - c->in_len;
+        ssize_t n = read(c->fd, c->in + c->in_len, room);
         if (n > 0) {
             c->in_len += (size_t)n;
+            c->drained = (size_t)n < room;
             return 1;
         }
         if (n == 0)
             return -1;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->drained = true;
             return 0;
+        }
         if (errno != EINTR) {
             log_debug("fastcgi fd %d: read: %s", c->fd, strerror(errno));
             return -1;

@@ -6,11 +6,16 @@
  * answers management records on the way (GET_VALUES, unknown types) and
  * skips records of requests that are not open. Where a read or write would
  * block, the coroutine sleeps on `sleeper` until the socket's watch wakes
- * it or the time limit passes. The watch is the owner's (server.c): it is
- * in the loop's epoll set, edge-triggered, for EPOLLIN and EPOLLRDHUP, and
- * wakes `sleeper` on any event; fcgi_conn adds EPOLLOUT only while a write
- * waits, so that answers sent at once cost no write-space event. Parameters are bounded (FCGI_PARAMS_MAX): a peer that sends more
- * is disconnected. */
+ * it or the time limit passes. The watch is the owner's (loop_server.c): it
+ * is in the loop's epoll set, edge-triggered, for EPOLLIN and EPOLLRDHUP,
+ * and calls fcgi_conn_event() on any event; fcgi_conn adds EPOLLOUT only
+ * while a write waits, so that answers sent at once cost no write-space
+ * event. A read that returns less than asked has emptied the socket, so
+ * the next one waits for an event instead of being answered EAGAIN; once
+ * the peer has closed its side (EPOLLRDHUP), every read is made, since the
+ * end of the stream stays to be read after the data.
+ * Parameters are bounded (FCGI_PARAMS_MAX): a peer that sends more is
+ * disconnected. */
 #ifndef LOGIN_FCGI_CONN_H
 #define LOGIN_FCGI_CONN_H
 
@@ -18,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/epoll.h>
 
 #define FCGI_PARAMS_MAX (256 * 1024)
@@ -29,6 +35,8 @@ struct fcgi_conn {
     struct loop_sleeper sleeper; /* the worker, while it waits for the socket */
     unsigned char *in;           /* bytes read, from in_off to in_len unconsumed */
     size_t in_off, in_len;
+    bool drained;     /* the last read emptied the socket and no event came since */
+    bool peer_closed; /* an event said the peer shut its side or the socket failed */
     /* the open request */
     unsigned request_id; /* 0: none */
     bool keep_conn, params_done, body_done, aborted;
@@ -48,8 +56,12 @@ struct fcgi_conn {
 #define FCGI_CONN_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
 
 /* Set up c for the accepted, non-blocking socket fd, whose watch (in this
- * thread's loop, for FCGI_CONN_EVENTS) wakes c->sleeper. */
+ * thread's loop, for FCGI_CONN_EVENTS) calls fcgi_conn_event(). */
 void fcgi_conn_init(struct fcgi_conn *c, int fd, struct loop_watch *watch);
+
+/* The watch saw `events` on c's socket: input may wait again, and the
+ * worker waiting for the socket, if any, wakes. */
+void fcgi_conn_event(struct fcgi_conn *c, uint32_t events);
 
 /* Free c's buffers (not the socket). */
 void fcgi_conn_release(struct fcgi_conn *c);

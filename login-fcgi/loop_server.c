@@ -119,9 +119,8 @@ static void close_conn(struct conn *c)
 static void conn_ready(struct loop_watch *w, uint32_t events)
 {
     struct conn *c = (struct conn *)w;
-    if (c->state == CONN_BUSY)
-        loop_wake(&c->fc.sleeper);
-    else if (c->state == CONN_IDLE && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+    fcgi_conn_event(&c->fc, events); /* wakes its worker when one waits for it */
+    if (c->state == CONN_IDLE && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
         queue_conn(c);
 }
 

@@ -336,9 +336,8 @@ struct run {
 
 static void watch_ready(struct loop_watch *w, uint32_t events)
 {
-    (void)events;
     struct run *r = (struct run *)w;
-    loop_wake(&r->c.sleeper);
+    fcgi_conn_event(&r->c, events);
 }
 
 /* The parameters as "NAME=value" strings, each with its NUL; checks that

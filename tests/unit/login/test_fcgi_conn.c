@@ -185,9 +185,8 @@ struct session {
 
 static void watch_ready(struct loop_watch *w, uint32_t events)
 {
-    (void)events;
     struct session *s = (struct session *)w;
-    loop_wake(&s->c.sleeper);
+    fcgi_conn_event(&s->c, events);
 }
 
 static void session_open(struct session *s)
@@ -833,6 +832,33 @@ static void test_keep_conn(void **state)
     free(params.p);
 }
 
+/* nginx sends a request and closes its side, and the loop reports both
+ * before the worker reads: the request is answered, and the next read
+ * sees the end of the stream instead of taking the connection for idle
+ * (a short read empties the data, not the peer's close). */
+static void test_close_reported_before_read(void **state)
+{
+    (void)state;
+    struct bytes params = {0};
+    put_params(&params, NULL);
+    struct session s;
+    session_open(&s);
+    put_request(&s.to_send, 4, true, &params, "");
+    s.shut_when_sent = true;
+    peer_io(&s);
+    assert_true(s.shut);
+    assert_int_equal(loop_turn(0), 0); /* the event, before any read */
+    session_start(&s);
+    session_run(&s);
+    assert_int_equal(s.rc_next, 1);
+    assert_int_equal(s.rc_finish, 0);
+    assert_true(s.keep);
+    assert_int_equal(s.rc_after, -1);
+    expect_only_answer(&s, 4);
+    session_close(&s);
+    free(params.p);
+}
+
 int main(void)
 {
     log_init("test_fcgi_conn", "error"); /* the refusals log warnings */
@@ -847,6 +873,7 @@ int main(void)
         cmocka_unit_test(test_params_limit),
         cmocka_unit_test(test_peer_gone_mid_record),
         cmocka_unit_test(test_keep_conn),
+        cmocka_unit_test(test_close_reported_before_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
