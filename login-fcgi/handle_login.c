@@ -187,14 +187,30 @@ static json_t *login_body(const struct request *r, const char *session_id, const
                      "skey", skey, "userInfo", info);
 }
 
+/* A new session: its id (16 random bytes in hex), its skey (32) and the
+ * skey's SHA-256, the only form stored. The random bytes come from one
+ * call, since OpenSSL's CSPRNG costs per call. */
+static int new_session_keys(char session_id[33], char skey[65],
+                            unsigned char hash[CRYPTO_SHA256_LEN])
+{
+    char random[2 * (16 + 32) + 1];
+    if (crypto_random_hex(random, 16 + 32) < 0)
+        return -1;
+    memcpy(session_id, random, 32);
+    session_id[32] = '\0';
+    memcpy(skey, random + 32, 64);
+    skey[64] = '\0';
+    explicit_bzero(random, sizeof(random));
+    return crypto_sha256(skey, 64, hash);
+}
+
 /* Create the session and the user row; answer. */
 static void open_session(struct request *r, const struct wx_session *wx, const char *unionid,
                          const struct profile *incoming)
 {
     char session_id[33], skey[65];
     unsigned char hash[CRYPTO_SHA256_LEN];
-    if (crypto_random_hex(session_id, 16) < 0 || crypto_random_hex(skey, 32) < 0 ||
-        crypto_sha256(skey, 64, hash) < 0) {
+    if (new_session_keys(session_id, skey, hash) < 0) {
         log_error("%s the CSPRNG or SHA-256 failed", r->tag);
         request_fail(r, 500, "ERR_INTERNAL", "could not create a session");
         return;
