@@ -5,7 +5,6 @@
 
 #include <ctype.h>
 #include <string.h>
-#include <strings.h>
 
 int param_header_var(const char *name, char *out, size_t cap)
 {
@@ -19,13 +18,20 @@ int param_header_var(const char *name, char *out, size_t cap)
     return 0;
 }
 
-/* The value of `var` in envp (compared case-insensitively), or NULL. */
+/* The value of `var` (upper case, as param_header_var() makes it) in
+ * envp, names compared case-insensitively, or NULL. Most names differ in
+ * their first characters, so a plain loop that stops there beats calling
+ * strncasecmp() for each of the twenty-odd parameters. */
 static const char *env_find(char *const *envp, const char *var)
 {
-    size_t n = strlen(var);
-    for (; envp && *envp; envp++)
-        if (strncasecmp(*envp, var, n) == 0 && (*envp)[n] == '=')
-            return *envp + n + 1;
+    for (; envp && *envp; envp++) {
+        const char *e = *envp;
+        size_t i = 0;
+        while (var[i] && toupper((unsigned char)e[i]) == var[i])
+            i++;
+        if (!var[i] && e[i] == '=')
+            return e + i + 1;
+    }
     return NULL;
 }
 
