@@ -7,7 +7,8 @@
 // connection (FCGI_CANT_MPX_CONN) refused, FCGI_GET_VALUES and unknown
 // management types answered, a body in several STDIN records,
 // FCGI_ABORT_REQUEST, malformed or truncated input and PARAMS over 1 MiB
-// closing only the offending connection, and 100 connections at once.
+// closing only the offending connection, 100 connections at once, and no
+// descriptor left open in login-fcgi however nginx ends a connection.
 // GET /healthz is the simple request (200, {"ok":true}); POST /user, with a
 // session from a real login, the one that reads a body.
 'use strict';
@@ -15,7 +16,9 @@
 const { test, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
 const net = require('node:net');
+const path = require('node:path');
 const { env } = require('../lib/harness');
 const { userNamer, loginAs } = require('../lib/fixtures');
 
@@ -483,4 +486,57 @@ test('100 connections at once, one keep-conn /healthz each: all answered 200', a
   const failed = results.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
   assert.deepEqual(failed, [], `${failed.length} of ${COUNT} failed`);
   for (const r of results) assert.equal(r.value.ok, true);
+});
+
+// How many descriptors login-fcgi has open.
+function loginFdCount() {
+  const pid = fs.readFileSync(path.join(env.STACK_DIR, 'pid', 'login.pid'), 'utf8').trim();
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
+}
+
+test('however the web server ends a connection, login-fcgi closes its side and keeps no descriptor', async () => {
+  // Workers open their database connection on first use: use them all first.
+  await Promise.all(Array.from({ length: 64 }, () => assertServing()));
+  const baseline = loginFdCount();
+  const request = Buffer.concat(requestRecords(1, HEALTHZ)); // FCGI_KEEP_CONN
+  // Every worker busy (more than LOGIN_WORKERS, 32, connections each stuck in
+  // the middle of PARAMS), so that what the connections below send, up to
+  // the end of their stream, is all there before a worker reads it.
+  const blockers = await Promise.all(Array.from({ length: 40 }, () => FcgiConnection.open()));
+  for (const b of blockers) await b.send(request.subarray(0, 30));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const endings = {
+    // The request and the end of the stream come in together: login-fcgi
+    // answers, then must read the end rather than wait for a next request.
+    'a keep-conn request and the close at once': (c) => c.socket.end(request),
+    'half a record header, then the close': (c) => c.socket.end(request.subarray(0, 4)),
+    'BEGIN_REQUEST and part of PARAMS, then the close': (c) => c.socket.end(request.subarray(0, 30)),
+    'the close without a byte': (c) => c.socket.end(),
+  };
+  const PER_ENDING = 10;
+  const ended = [];
+  for (const [what, end] of Object.entries(endings)) {
+    for (let i = 0; i < PER_ENDING; i++) {
+      const c = await FcgiConnection.open();
+      end(c);
+      ended.push([what, c]);
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  for (const b of blockers) b.destroy(); // the workers are free again
+  const results = await Promise.allSettled(ended.map(([what, c]) => c.waitClosed(what)));
+  const open = ended.filter((_, i) => results[i].status === 'rejected').map(([what]) => what);
+  assert.deepEqual(open, [], `${open.length} of ${ended.length} connections still open on login-fcgi's side`);
+  // A request whose client is gone before the answer is written.
+  for (let i = 0; i < PER_ENDING; i++) {
+    const c = await FcgiConnection.open();
+    c.socket.write(request);
+    c.destroy();
+  }
+  let fds = loginFdCount();
+  for (const t0 = Date.now(); fds > baseline && Date.now() - t0 < WAIT_MS; fds = loginFdCount()) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(fds <= baseline, `login-fcgi has ${fds} descriptors open, ${baseline} before`);
+  await assertServing();
 });
