@@ -35,9 +35,10 @@ done
 
 DIR=$(mktemp -d /tmp/chat-instr.XXXXXX)
 chmod 755 "$DIR"
-STACKS=()
 cleanup() {
-    for stack in "${STACKS[@]}"; do "$ROOT/tools/stack.sh" stop "$stack" >/dev/null 2>&1 || true; done
+    for stack in "$DIR"/stack-*; do
+        [ -f "$stack/env" ] && "$ROOT/tools/stack.sh" stop "$stack" >/dev/null 2>&1
+    done
     if [ "${INSTR_KEEP:-0}" = 1 ]; then echo "instr: kept $DIR" >&2; else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT
@@ -59,7 +60,8 @@ logins() {
 }
 
 # run COUNT: a fresh stack, the warm-up and COUNT logins, then login-fcgi
-# stopped, which is when callgrind writes its file. Prints the count.
+# stopped, which is when callgrind writes its file, and the stack. Prints
+# the count. (It runs in a subshell: cleanup() finds the stacks by name.)
 # (Not callgrind_control dumps: in mid-run they put every cost on the
 # thread's first function, since callgrind's call stack does not follow
 # the workers' coroutine switches.)
@@ -68,13 +70,13 @@ run() {
     CALLGRIND_OUT=$DIR/callgrind.$count LOGIN_THREADS=1 LOG_LEVEL=warn BIN_DIR="$DIR/bin" \
         "$ROOT/tools/stack.sh" start "$stack" >"$DIR/stack.log" 2>&1 ||
         { cat "$DIR/stack.log" >&2; die "the stack did not start"; }
-    STACKS+=("$stack")
     port=$(. "$stack/env" && echo "$PORT")
     read -r ok failed < <(logins "$port" "$WARMUP" "instr-warm-$count")
     [ "$failed" = 0 ] || die "warm-up: $failed of $WARMUP logins failed (see $DIR/loadgen.log)"
     read -r ok failed < <(logins "$port" "$count" "instr-$count")
     [ "$failed" = 0 ] && [ "$ok" = "$count" ] || die "$failed of $count logins failed"
     "$ROOT/tools/stack.sh" svc-stop "$stack" login >/dev/null 2>&1
+    "$ROOT/tools/stack.sh" stop "$stack" >/dev/null 2>&1
     callgrind_annotate "$DIR/callgrind.$count" 2>/dev/null >"$DIR/annotate.$count"
     grep -m1 'PROGRAM TOTALS' "$DIR/annotate.$count" | awk '{gsub(/,/, "", $1); print $1}'
 }
