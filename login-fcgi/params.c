@@ -27,7 +27,7 @@ static const char *env_find(char *const *envp, const char *var)
     for (; envp && *envp; envp++) {
         const char *e = *envp;
         size_t i = 0;
-        while (var[i] && toupper((unsigned char)e[i]) == var[i])
+        while (var[i] && toupper((unsigned char)e[i]) == (unsigned char)var[i])
             i++;
         if (!var[i] && e[i] == '=')
             return e + i + 1;

@@ -34,6 +34,11 @@ static void test_query_fallback_case_insensitive(void **state)
     char *lower[] = {"http_x_wx_skey=h", NULL};
     assert_int_equal(param_get(lower, NULL, "X-WX-Skey", out, sizeof(out)), 1);
     assert_string_equal(out, "h");
+    /* Bytes above 127 in a name compare as themselves (not as negative chars);
+     * a longer or shorter name is another variable. */
+    char *high[] = {"HTTP_X_\xe4\xb8\xadX=long", "HTTP_X_\xe4\xb8=short", "HTTP_X_\xe4\xb8\xad=v", NULL};
+    assert_int_equal(param_get(high, NULL, "x-\xe4\xb8\xad", out, sizeof(out)), 1);
+    assert_string_equal(out, "v");
 }
 
 static void test_empty_header_falls_back(void **state)
