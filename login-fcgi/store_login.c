@@ -30,15 +30,15 @@
     t ".nickname, " t ".avatar_url, " t ".gender, " t ".language, " t ".city, " t ".province, " \
     t ".country"
 
-/* x: the logins, one row each. u: upsert
- * every user by openid, in openid order (two batches that share users lock
- * them in the same order), with the merged profile: the DO UPDATE reads
- * the weak bits of its own login through a subquery on x, and moves
- * updated_at only when the profile changes. s: one session per login.
- * Then the users as u returned them, each with its openid (one login per
- * openid in a batch), and synchronous_commit off for this transaction,
- * set once. Returning u's rows as they come, rather than joined back to x
- * in batch order, costs PostgreSQL about 4 % less per batch (callgrind). */
+/* x: the logins, one row each. u: upsert every user by openid, in openid
+ * order (two batches that share users lock them in the same order), with
+ * the merged profile: the DO UPDATE reads the weak bits of its own login
+ * through a subquery on x, and moves updated_at only when the profile
+ * changes. s: one session per login. Then the users as u returned them,
+ * each with its openid (one login per openid in a batch), and
+ * synchronous_commit off for this transaction, set once. Returning u's
+ * rows as they come, rather than joined back to x in batch order, costs
+ * PostgreSQL about 5 % less per batch (callgrind). */
 #define LOGIN_SQL                                                                                \
     "WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"           \
     " $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::text[],"     \
