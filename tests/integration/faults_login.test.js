@@ -3,7 +3,8 @@
 // a 502 JSON body at once (never an HTML page, never a hang), the chat goes
 // on untouched (the relay does not need the login service), and once
 // login-fcgi is started again the sessions from before are still valid,
-// new logins work, and no request fails any more.
+// new logins work, and no request fails any more. And a proxy in
+// login-fcgi's environment is not used for an http:// WeChat base.
 'use strict';
 
 const { test } = require('node:test');
@@ -144,4 +145,29 @@ test('login-fcgi killed with SIGKILL: 502 JSON at once, chat unaffected, back by
   assert.deepEqual(totals(clients, 'refusals'), {}, 'no chat message was refused');
   assert.deepEqual(totals(clients, 'closes'), {}, 'no chat connection was lost');
   assert.deepEqual(checkViews(clients, { [room]: roomMessages(room) }), []);
+});
+
+// An http:// WX_API_BASE (the stand-in here) is reached directly, even with
+// a proxy in login-fcgi's environment: the exchange sends only a request
+// target, which a plain-HTTP forward proxy could not route (docs/login.md).
+// The proxy named here refuses connections, so a login through it fails.
+test('a proxy in login-fcgi\'s environment is not used for an http:// WeChat base', { timeout: 60000 }, async () => {
+  const PROXY_VARS = ['http_proxy', 'all_proxy', 'ALL_PROXY'];
+  assert.match(env.WX_API_BASE || 'http://', /^http:\/\//, 'the stack uses an http:// stand-in');
+  stack('svc-stop', 'login');
+  try {
+    for (const v of PROXY_VARS) process.env[v] = 'http://127.0.0.1:9';
+    stack('svc-start', 'login');
+  } finally {
+    for (const v of PROXY_VARS) delete process.env[v];
+  }
+  try {
+    assert.equal(await waitStatus(`${env.BASE_URL}/healthz`, 200, 30000), 200, 'login-fcgi answers');
+    const s = await login(`proxy-${RUN}`);
+    assert.ok(s.uid > 0);
+  } finally {
+    stack('svc-stop', 'login');
+    stack('svc-start', 'login');
+    assert.equal(await waitStatus(`${env.BASE_URL}/healthz`, 200, 30000), 200, 'login-fcgi answers again');
+  }
 });
