@@ -139,8 +139,11 @@ $(OUT)/tests/fuzz/fuzz_standin_%.o: CFLAGS += -iquote tools/wx-standin
 
 # Unit tests may include test data and headers of the part they test.
 $(OUT)/tests/unit/%.o: CFLAGS += -Ilogin-fcgi -Irelay -Itests/unit
-# The stand-in's headers first for its tests (some names repeat in relay/).
+# Each part's own headers first for its tests: some names repeat across
+# parts (loop.h in login-fcgi/ and relay/, and in tools/wx-standin/).
 $(OUT)/tests/unit/standin/%.o: CFLAGS += -iquote tools/wx-standin
+$(OUT)/tests/unit/relay/%.o: CFLAGS += -iquote relay
+$(OUT)/tests/unit/login/%.o: CFLAGS += -iquote login-fcgi
 
 deps:
 	tools/install-deps.sh

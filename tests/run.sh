@@ -2,7 +2,7 @@
 # run.sh -- run every test suite and print one closing line "N passed, N failed".
 #
 # 1. C unit tests (cmocka, ASan+UBSan build): build/asan/tests/unit/*/test_*,
-#    then each libFuzzer target for TEST_FUZZ_SECONDS (default 10; 0 skips).
+#    each stopped and failed after UNIT_TIMEOUT seconds (default 120), then each libFuzzer target for TEST_FUZZ_SECONDS (default 10; 0 skips).
 # 2. A stack of the real system (tools/stack.sh: private PostgreSQL, the
 #    WeChat stand-in, ASan builds of login-fcgi and the relay, nginx) on free
 #    loopback ports, then the Node suites against it: tests/integration/ and
@@ -22,7 +22,8 @@ count() { passed=$((passed + $1)); failed=$((failed + $2)); }
 # --- 1. unit tests ---------------------------------------------------------------
 for t in build/asan/tests/unit/*/test_*; do
     [ -x "$t" ] || continue
-    out=$("$t" 2>&1); rc=$?
+    out=$(timeout "${UNIT_TIMEOUT:-120}" "$t" 2>&1); rc=$?
+    [ "$rc" = 124 ] && out+=$'\n'"unit: $(basename "$t") did not finish in ${UNIT_TIMEOUT:-120} s"
     p=$(grep -oE '\[  PASSED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
     f=$(grep -oE '\[  FAILED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
     p=${p:-0} f=${f:-0}
