@@ -13,6 +13,7 @@
 
 static const char *log_program = "chat";
 static enum log_level log_min_level = LOG_INFO;
+static int log_pid; /* set by log_init(): one getpid() instead of one per line */
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 int log_level_parse(const char *name)
@@ -28,6 +29,7 @@ void log_init(const char *program, const char *level_name)
     int level = log_level_parse(level_name);
     log_program = program ? program : "chat";
     log_min_level = level < 0 ? LOG_INFO : (enum log_level)level;
+    log_pid = (int)getpid(); /* the programs never fork */
 }
 
 /* Format the UTC time stamp with milliseconds; returns its length. */
@@ -48,8 +50,8 @@ void log_write(enum log_level level, const char *fmt, ...)
     int saved_errno = errno;
     char line[LOG_LINE_MAX];
     int len = log_format_time(line, sizeof(line));
-    len += snprintf(line + len, sizeof(line) - len, " %s[%d] %s ", log_program, (int)getpid(),
-                    level_names[level]);
+    len += snprintf(line + len, sizeof(line) - len, " %s[%d] %s ", log_program,
+                    log_pid ? log_pid : (int)getpid(), level_names[level]);
     va_list ap;
     va_start(ap, fmt);
     int body = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
