@@ -37,8 +37,8 @@ CFLAGS_MODE := -O2
 LDFLAGS_MODE :=
 # gperftools' tcmalloc for the two services: its per-thread caches cost
 # login-fcgi's 32 workers and the relay about a tenth less CPU than glibc's
-# malloc (docs/bench.md, "Seventh round"). `make MALLOC_LIB=` builds
-# without it. Sanitizer builds keep their own allocator.
+# malloc (docs/performance-history.md, "Seventh round, in short").
+# `make MALLOC_LIB=` builds without it. Sanitizer builds keep their own allocator.
 MALLOC_LIB ?= -ltcmalloc_minimal
 endif
 CFLAGS  += $(CFLAGS_COMMON) $(CFLAGS_MODE)

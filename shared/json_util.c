@@ -15,7 +15,8 @@ static void encode_failed(void)
 
 /* Encoded into a stack buffer first and copied once: json_dumps() grows
  * its buffer by doubling and copies it again at the end (several
- * allocations per relay frame; docs/bench.md, "Seventh round"). */
+ * allocations per relay frame; docs/performance-history.md, "Seventh
+ * round, in short"). */
 char *json_encode(const json_t *v, size_t *len)
 {
     char stack[2048];
