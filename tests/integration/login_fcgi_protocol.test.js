@@ -8,7 +8,8 @@
 // management types answered, a body in several STDIN records,
 // FCGI_ABORT_REQUEST, malformed or truncated input and PARAMS over 1 MiB
 // closing only the offending connection, 100 connections at once, and no
-// descriptor left open in login-fcgi however nginx ends a connection.
+// descriptor left open in login-fcgi however nginx ends a connection, and
+// a clean stop when nginx closes its connections as login-fcgi stops.
 // GET /healthz is the simple request (200, {"ok":true}); POST /user, with a
 // session from a real login, the one that reads a body.
 'use strict';
@@ -19,7 +20,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
-const { env } = require('../lib/harness');
+const { env, stack } = require('../lib/harness');
 const { userNamer, loginAs } = require('../lib/fixtures');
 
 const uname = userNamer();
@@ -540,4 +541,57 @@ test('however the web server ends a connection, login-fcgi closes its side and k
   }
   assert.ok(fds <= baseline, `login-fcgi has ${fds} descriptors open, ${baseline} before`);
   await assertServing();
+});
+
+// Whether process pid has ended (gone, or a zombie nobody has reaped yet).
+function hasExited(pid) {
+  try {
+    return /^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+// Start login-fcgi again and wait until it serves.
+async function restartLogin() {
+  stack('svc-start', 'login');
+  for (const t0 = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    try {
+      await assertServing();
+      return;
+    } catch (e) {
+      if (Date.now() - t0 > 30000) throw e;
+    }
+  }
+}
+
+// Stopping frees the connections no worker serves. When nginx stops with
+// login-fcgi (Ctrl-C on `make run` signals both), the close of those
+// connections can be reported in the same epoll batch as the stop, after
+// it: login-fcgi then called a freed connection's watch and crashed. Each
+// cycle keeps 60 connections idle, then sends SIGTERM and closes them all
+// at once; login-fcgi must log "stopped" every time.
+test('SIGTERM while the web server closes every kept connection: login-fcgi stops cleanly', { timeout: 120000 }, async () => {
+  const CYCLES = 8;
+  const CONNS = 60;
+  const logFile = path.join(env.STACK_DIR, 'log', 'login.log');
+  try {
+    for (let cycle = 0; cycle < CYCLES; cycle++) {
+      const pid = Number(fs.readFileSync(path.join(env.STACK_DIR, 'pid', 'login.pid'), 'utf8'));
+      const conns = await Promise.all(Array.from({ length: CONNS }, () => FcgiConnection.open()));
+      for (const c of conns) await assertHealthy(c, 1); // then idle, kept (FCGI_KEEP_CONN)
+      process.kill(pid, 'SIGTERM');
+      for (const c of conns) c.destroy();
+      for (const t0 = Date.now(); !hasExited(pid); await new Promise((resolve) => setTimeout(resolve, 50))) {
+        assert.ok(Date.now() - t0 < 15000, `login-fcgi (pid ${pid}) still running 15 s after SIGTERM`);
+      }
+      const mine = fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(`login-fcgi[${pid}]`));
+      assert.ok(mine.some((l) => / info stopped$/.test(l)),
+        `cycle ${cycle + 1}: login-fcgi (pid ${pid}) ended without "stopped"; its last lines:\n${mine.slice(-3).join('\n')}`);
+      await restartLogin();
+    }
+  } finally {
+    const pidFile = path.join(env.STACK_DIR, 'pid', 'login.pid');
+    if (!fs.existsSync(pidFile) || hasExited(Number(fs.readFileSync(pidFile, 'utf8')))) await restartLogin();
+  }
 });
