@@ -36,6 +36,10 @@ struct loop {
     struct loop_watch wake_watch;
     pthread_mutex_t inbox_lock;
     struct loop_sleeper *inbox;
+    /* The events of the epoll_wait() being delivered, from the next one
+     * on: loop_watch_remove() drops those of the watch it removes. */
+    struct epoll_event *pending;
+    int n_pending;
 };
 
 static _Thread_local struct loop *self; /* this thread's */
@@ -156,10 +160,13 @@ int loop_watch_modify(int fd, uint32_t events, struct loop_watch *w)
     return watch_ctl(EPOLL_CTL_MOD, fd, events, w);
 }
 
-void loop_watch_remove(int fd)
+void loop_watch_remove(int fd, struct loop_watch *w)
 {
     if (epoll_ctl(self->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF && errno != ENOENT)
         log_warn("epoll_ctl(delete, fd %d): %s", fd, strerror(errno));
+    for (int i = 0; i < self->n_pending; i++)
+        if (self->pending[i].data.ptr == w)
+            self->pending[i].data.ptr = NULL;
 }
 
 static void timed_unlink(struct loop_sleeper *s)
@@ -259,7 +266,7 @@ int loop_wait(struct pollfd *fds, int n, int timeout_ms)
     if (rc == 0)
         loop_sleep(&sleeper, timeout_ms);
     for (int i = 0; i < added; i++)
-        loop_watch_remove(fds[i].fd);
+        loop_watch_remove(fds[i].fd, &waits[i].watch);
     return rc < 0 ? -1 : n_ready;
 }
 
@@ -300,9 +307,14 @@ static int poll_events(int wait_ms)
         return -1;
     }
     for (int i = 0; i < n; i++) {
+        self->pending = &events[i + 1];
+        self->n_pending = n - i - 1;
         struct loop_watch *w = events[i].data.ptr;
-        w->ready(w, events[i].events);
+        if (w) /* NULL: removed by an earlier watch of this batch */
+            w->ready(w, events[i].events);
     }
+    self->pending = NULL;
+    self->n_pending = 0;
     expire_sleepers(loop_now_ms());
     return 0;
 }

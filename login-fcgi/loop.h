@@ -66,8 +66,10 @@ int loop_watch_add(int fd, uint32_t events, struct loop_watch *w);
 /* Change the events watched on fd. Returns 0 or -1 (logged). */
 int loop_watch_modify(int fd, uint32_t events, struct loop_watch *w);
 
-/* Stop watching fd (before closing it). */
-void loop_watch_remove(int fd);
+/* Stop watching fd, watched with w (before closing fd). w may be freed
+ * once this returns, even from inside a watch's ready(): an event for w
+ * that the loop has taken from epoll but not delivered yet is dropped. */
+void loop_watch_remove(int fd, struct loop_watch *w);
 
 /* From inside a coroutine: sleep until loop_wake(s) or for timeout_ms
  * (< 0: no limit). Returns true when woken, false when the time ran out. */

@@ -102,7 +102,7 @@ static void queue_conn(struct conn *c)
 
 static void close_conn(struct conn *c)
 {
-    loop_watch_remove(c->fc.fd);
+    loop_watch_remove(c->fc.fd, &c->watch);
     close(c->fc.fd);
     fcgi_conn_release(&c->fc);
     if (c->prev)
@@ -165,7 +165,7 @@ static void set_listening(bool on)
     if (on && loop_watch_add(srv.listen_fd, EPOLLIN | EPOLLEXCLUSIVE, &srv.listen_watch) < 0)
         return;
     if (!on)
-        loop_watch_remove(srv.listen_fd);
+        loop_watch_remove(srv.listen_fd, &srv.listen_watch);
     srv.listening = on;
 }
 
@@ -250,7 +250,7 @@ static void stop_ready(struct loop_watch *w, uint32_t events)
 {
     (void)w, (void)events;
     srv.stop_asked = true;
-    loop_watch_remove(srv.stop_fd);
+    loop_watch_remove(srv.stop_fd, &srv.stop_watch);
 }
 
 struct loop_workers *loop_workers_new(const struct settings *cfg, struct login_group *logins,

@@ -532,7 +532,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     free(recs.p);
     ref_free(&m);
-    loop_watch_remove(r.fd[0]);
+    loop_watch_remove(r.fd[0], &r.watch);
     close(r.fd[0]);
     close(r.fd[1]);
     fcgi_conn_release(&r.c);

@@ -210,7 +210,7 @@ static void session_open(struct session *s)
 
 static void session_close(struct session *s)
 {
-    loop_watch_remove(s->fd[0]);
+    loop_watch_remove(s->fd[0], &s->watch);
     close(s->fd[0]);
     close(s->fd[1]);
     fcgi_conn_release(&s->c);

@@ -3,8 +3,10 @@
  * wake ends it at once and returns true (a second wake does nothing), a
  * wake from another thread reaches a sleeper through the loop's inbox,
  * loop_wait() reports a readable or hung-up descriptor, times out, and
- * leaves no watch behind, and an urgent coroutine is resumed before the
- * others that became ready in the same turn.
+ * leaves no watch behind, an urgent coroutine is resumed before the
+ * others that became ready in the same turn, and a watch removed and freed
+ * by another watch of the same epoll batch gets none of that batch's
+ * events.
  *
  * No cmocka assertion runs inside a coroutine (a failure would longjmp off
  * its stack): the coroutines record, the tests assert once they finished. */
@@ -16,7 +18,9 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "coro.h"
@@ -264,6 +268,57 @@ static void test_urgent_coroutine_is_resumed_first(void **state)
     assert_int_equal(o.resumed[2], 2);
 }
 
+/* Two readable pipes, each watched by a heap-allocated watch; whichever
+ * is delivered first removes and frees the other, whose event of the same
+ * batch must then not be delivered (ASan would report its use). */
+struct rival {
+    struct loop_watch watch;
+    int fd;
+    struct rival **other;
+    int *calls;
+};
+
+static void remove_the_other(struct loop_watch *w, uint32_t events)
+{
+    struct rival *me = (struct rival *)w;
+    (void)events;
+    (*me->calls)++;
+    struct rival *other = *me->other;
+    if (other) {
+        loop_watch_remove(other->fd, &other->watch);
+        free(other);
+        *me->other = NULL;
+    }
+}
+
+static void test_removed_watch_gets_no_event_of_the_batch(void **state)
+{
+    (void)state;
+    int a[2], b[2], calls = 0;
+    assert_int_equal(pipe(a), 0);
+    assert_int_equal(pipe(b), 0);
+    struct rival *ra = calloc(1, sizeof(*ra)), *rb = calloc(1, sizeof(*rb));
+    assert_non_null(ra);
+    assert_non_null(rb);
+    /* Each points at the slot that holds the other, so the survivor knows
+     * its rival is gone. */
+    struct rival *slot_a = ra, *slot_b = rb;
+    *ra = (struct rival){{remove_the_other}, a[0], &slot_b, &calls};
+    *rb = (struct rival){{remove_the_other}, b[0], &slot_a, &calls};
+    assert_int_equal(loop_watch_add(a[0], EPOLLIN, &ra->watch), 0);
+    assert_int_equal(loop_watch_add(b[0], EPOLLIN, &rb->watch), 0);
+    assert_int_equal(write(a[1], "x", 1), 1);
+    assert_int_equal(write(b[1], "x", 1), 1);
+    assert_int_equal(loop_turn(1000), 0); /* both events in one epoll_wait */
+    assert_int_equal(calls, 1);
+    struct rival *left = slot_a ? slot_a : slot_b;
+    assert_non_null(left);
+    loop_watch_remove(left->fd, &left->watch);
+    free(left);
+    for (int i = 0; i < 2; i++)
+        close(a[i]), close(b[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +328,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wait_reports_a_readable_descriptor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_reports_a_hang_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_urgent_coroutine_is_resumed_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_watch_gets_no_event_of_the_batch, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
