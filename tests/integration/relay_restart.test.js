@@ -1,17 +1,18 @@
 // relay_restart.test.js -- the relays across restarts of what they depend on:
 // PostgreSQL stopped (messages get ERR_UNAVAILABLE and are not acknowledged,
 // /healthz 503; the relays reconnect by themselves and nothing acknowledged
-// is missing) and a relay stopped with SIGTERM (its clients closed with
-// 1001; after its restart `since` recovers everything missed).
+// is missing), a relay stopped with SIGTERM (its clients closed with
+// 1001; after its restart `since` recovers everything missed), and a relay
+// stopped while all its clients drop at the same moment (a clean exit).
 'use strict';
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('path');
 const { execFile } = require('child_process');
-const { env, ROOT, stack } = require('../lib/harness');
+const { env, ROOT, stack, sql } = require('../lib/harness');
 const { newSession, roomMessages } = require('../lib/sessions');
-const { healthz } = require('../lib/relay-proc');
+const { healthz, startRelay } = require('../lib/relay-proc');
 const {
   ChatClient, closeAll, uniqueRoom, newCid, isChat, assertChat, assertConsecutive, relayPorts, sleep,
 } = require('../lib/chat-client');
@@ -143,4 +144,43 @@ test('relay 1 stopped with SIGTERM: its clients get 1001; restarted, since recov
   const rows = roomMessages(room);
   assert.deepEqual(union.map((f) => f.id), rows.map((m) => m.seq), 'no duplicate, no gap');
   assert.deepEqual(union.map((f) => f.content), rows.map((m) => m.content));
+});
+
+// `make run`'s Ctrl-C signals the relay and nginx together: the relay's
+// stop (every connection closed with 1001) then meets the clients' own
+// closes in the same turns. An extra relay with 100 clients gets SIGTERM
+// while every client drops at once; it must exit with status 0 (an ASan
+// report exits with 23) and log that it is exiting.
+test('SIGTERM while every client drops at the same moment: the relay exits cleanly', { timeout: 60000 }, async () => {
+  const N = 100;
+  const tag = `stop-${process.pid}-${Date.now()}`;
+  const rows = sql(`WITH u AS (INSERT INTO users (openid, nickname)
+                               SELECT :'tag' || '-' || g, 'stop ' || g FROM generate_series(1, ${N}) g
+                               RETURNING id),
+                        k AS (SELECT id AS uid, md5(random()::text || id) AS sid,
+                                     md5(random()::text) || md5(random()::text) AS skey FROM u)
+                   INSERT INTO sessions (id, skey_hash, user_id, wx_session_key, expires_at)
+                   SELECT sid, sha256(convert_to(skey, 'UTF8')), uid, 'test', now() + interval '1 hour' FROM k
+                   RETURNING id, (SELECT skey FROM k WHERE k.sid = sessions.id)`, { tag });
+  assert.equal(rows.length, N);
+  const relay = await startRelay();
+  const clients = [];
+  try {
+    const room = uniqueRoom('stop');
+    for (const [id, skey] of rows) {
+      clients.push(await ChatClient.join({ id, skey }, { via: { port: relay.port }, room }));
+    }
+    process.kill(relay.pid, 'SIGTERM');
+    closeAll(clients);
+    let timer;
+    const exit = await Promise.race([relay.exited,
+      new Promise((resolve) => { timer = setTimeout(() => resolve('still running 20 s after SIGTERM'), 20000); })]);
+    clearTimeout(timer);
+    assert.deepEqual(exit, { code: 0, signal: null });
+    const log = require('fs').readFileSync(relay.log, 'utf8');
+    assert.match(log, / info exiting$/m);
+  } finally {
+    closeAll(clients);
+    await relay.stop('SIGKILL');
+  }
 });
