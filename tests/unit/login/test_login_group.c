@@ -20,15 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coro.h"
+#include "coro_tasks.h"
 #include "login_group.h"
-#include "loop.h"
 
 #define COROUTINES 16
 #define LOGINS_PER_COROUTINE 40
 #define USERS 5 /* few openids, so that coroutines log the same user in at once */
 #define MAX_STORES 4
-#define STACK_SIZE (256 * 1024)
 /* A bug that loses a wake-up leaves coroutines asleep for good, each turn
  * then waiting 10 ms for nothing: give up after STALL_TURNS turns in which
  * no batch started or ended, or MAX_TURNS in all (a run takes < 700). */
@@ -128,54 +126,12 @@ static size_t fake_run(struct store *st, struct store_login_job *jobs, size_t n)
     return stored;
 }
 
-/* One coroutine's work, and whether it has finished. */
-struct task {
-    coro_fn fn;
-    void *arg;
-    bool finished;
-};
-
-static void task_main(void *p)
-{
-    struct task *t = p;
-    t->fn(t->arg);
-    t->finished = true;
-}
-
 /* Run the n tasks as coroutines on a fresh loop until all have finished
  * (or the bound is reached: then the test fails). */
 static void run_tasks(struct task *tasks, int n)
 {
     assert_int_equal(loop_init(), 0);
-    struct coro *coros[COROUTINES];
-    assert_true(n <= COROUTINES);
-    for (int i = 0; i < n; i++) {
-        coros[i] = coro_new(task_main, &tasks[i], STACK_SIZE);
-        assert_non_null(coros[i]);
-    }
-    for (int i = 0; i < n; i++)
-        coro_resume(coros[i]);
-
-    int finished = 0, turns = 0, idle_turns = 0;
-    for (;;) {
-        finished = 0;
-        for (int i = 0; i < n; i++)
-            finished += tasks[i].finished;
-        if (finished == n || turns >= MAX_TURNS || idle_turns >= STALL_TURNS)
-            break;
-        int steps_before = steps;
-        assert_int_equal(loop_turn(10), 0);
-        turns++;
-        idle_turns = steps == steps_before ? idle_turns + 1 : 0;
-    }
-    /* An unfinished coroutine's stack may still be known to the loop: free
-     * only the finished ones, so that a failure here stays a failure. */
-    for (int i = 0; i < n; i++)
-        if (tasks[i].finished)
-            coro_free(coros[i]);
-    if (finished != n)
-        fail_msg("%d of %d coroutines finished after %d turns, the last %d idle", finished, n,
-                 turns, idle_turns);
+    run_tasks_on_loop(tasks, n, MAX_TURNS, &steps, STALL_TURNS);
     loop_free();
 }
 

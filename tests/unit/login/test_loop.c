@@ -23,52 +23,14 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "coro.h"
-#include "loop.h"
+#include "coro_tasks.h"
 
-#define STACK_SIZE (128 * 1024)
-#define MAX_TASKS 4
 #define MAX_TURNS 500 /* each turn waits at most 10 ms: a lost wake fails in 5 s */
 
-struct task {
-    coro_fn fn;
-    void *arg;
-    bool finished;
-};
-
-static void task_main(void *p)
-{
-    struct task *t = p;
-    t->fn(t->arg);
-    t->finished = true;
-}
-
-/* Start the n tasks in order, then turn the loop until all have finished;
- * fails the test if they do not within MAX_TURNS. The loop must exist. */
+/* Start the n tasks in order, then turn the loop until all have finished. */
 static void run_tasks(struct task *tasks, int n)
 {
-    struct coro *coros[MAX_TASKS];
-    assert_true(n <= MAX_TASKS);
-    for (int i = 0; i < n; i++) {
-        coros[i] = coro_new(task_main, &tasks[i], STACK_SIZE);
-        assert_non_null(coros[i]);
-    }
-    for (int i = 0; i < n; i++)
-        coro_resume(coros[i]);
-    int finished = 0;
-    for (int turn = 0; turn < MAX_TURNS; turn++) {
-        finished = 0;
-        for (int i = 0; i < n; i++)
-            finished += tasks[i].finished;
-        if (finished == n)
-            break;
-        assert_int_equal(loop_turn(10), 0);
-    }
-    for (int i = 0; i < n; i++)
-        if (tasks[i].finished)
-            coro_free(coros[i]);
-    if (finished != n)
-        fail_msg("%d of %d coroutines finished", finished, n);
+    run_tasks_on_loop(tasks, n, MAX_TURNS, NULL, 0);
 }
 
 static int setup(void **state)
