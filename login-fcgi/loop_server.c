@@ -69,7 +69,6 @@ struct server {
     int listen_fd, stop_fd;
     struct loop_watch listen_watch, stop_watch;
     bool listening, stopping;
-    bool stop_asked; /* the stop eventfd fired; begin_stop() after the turn */
     size_t n_conns, max_conns;
     struct conn *conns;
     struct conn *queue_head, **queue_tail;
@@ -240,17 +239,16 @@ static void begin_stop(void)
         wake_a_worker();
 }
 
-/* The stop eventfd fired. Stopping frees connections, and this runs while
- * the loop calls the watches of one epoll_wait(): a later event of that
- * same batch may belong to a connection stopping would free (nginx closes
- * its connections when it stops too). So only note it here; run_loop()
- * stops between turns. The eventfd is never read: unwatched, it stops
- * waking the loop. */
+/* The stop eventfd fired. It is never read: unwatched, it stops waking
+ * the loop. begin_stop() frees connections whose events may still wait in
+ * this epoll batch (nginx closes them when it stops too): the loop drops
+ * those (loop_watch_remove()). */
 static void stop_ready(struct loop_watch *w, uint32_t events)
 {
     (void)w, (void)events;
-    srv.stop_asked = true;
     loop_watch_remove(srv.stop_fd, &srv.stop_watch);
+    if (!srv.stopping)
+        begin_stop();
 }
 
 struct loop_workers *loop_workers_new(const struct settings *cfg, struct login_group *logins,
@@ -290,17 +288,15 @@ void loop_workers_free(struct loop_workers *ws)
     free(ws);
 }
 
-/* Turn the loop until every worker has returned; stop between two turns
- * once asked to. */
+/* Turn the loop until every worker has returned. */
 static int run_loop(void)
 {
-    while (srv.running_workers > 0) {
-        int rc = loop_turn(-1);
-        if ((rc < 0 || srv.stop_asked) && !srv.stopping)
-            begin_stop();
-        if (rc < 0)
+    while (srv.running_workers > 0)
+        if (loop_turn(-1) < 0) {
+            if (!srv.stopping)
+                begin_stop();
             return -1;
-    }
+        }
     return 0;
 }
 
