@@ -167,7 +167,15 @@ BENCH_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard tools/bench/*.c))
 $(OUT)/tools/bench/loadgen: $(BENCH_OBJ) $(OUT)/libshared.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED) -lm
 
-bench: deps all $(OUT)/tools/bench/loadgen
+# The bare broadcaster (tools/bare-relay/): scenario (a)'s yardstick, built
+# on the relay's loop, sockets, handshake and frames.
+BARE_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard tools/bare-relay/*.c)) \
+            $(addprefix $(OUT)/relay/,loop.o net.o http_head.o handshake.o frame.o)
+$(OUT)/tools/bare-relay/%.o: CFLAGS += -Irelay
+$(OUT)/tools/bare-relay/bare-relay: $(BARE_OBJ) $(OUT)/libshared.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_RELAY)
+
+bench: deps all $(OUT)/tools/bench/loadgen $(OUT)/tools/bare-relay/bare-relay
 	tools/bench.sh
 
 fuzz:
@@ -178,6 +186,7 @@ soak: deps all  # minutes-long soak on a fresh stack (tools/soak.js: SOAK_CLIENT
 
 format:
 	clang-format -i shared/*.[ch] login-fcgi/*.[ch] relay/*.[ch] tools/wx-standin/*.[ch] \
+	    tools/bare-relay/*.[ch] \
 	    tests/unit/*/*.[ch]
 
 clean:

@@ -8,9 +8,12 @@
 # Environment (all optional):
 #   BENCH_OUT       where results go (default bench/ in the repository)
 #   BENCH_KEEP=1    keep the stack's directory (logs) after the run
-#   BENCH_ONLY      scenarios to run, e.g. "a c" (default "a b c d e")
+#   BENCH_ONLY      scenarios to run, e.g. "a c" (default "a b c d e bare"; bare is
+#                   (a) against tools/bare-relay, the machine's ceiling for it)
 #   BIN_DIR         programs to measure (default build/release)
 #   LOADGEN         the load generator (default build/release/tools/bench/loadgen)
+#   BARE            the bare broadcaster (default build/release/tools/bare-relay/bare-relay)
+#   A_FLUSH_MS      its flush interval (default 30, the relay's default)
 #   BENCH_BUDGET    seconds the whole run may take (default 290)
 #   BENCH_RUNS      runs of (d) and (e), whose median is reported (default 3)
 #   A_STEPS, A_RATE, B_STEPS, B_RATE, C_CONNS, D_COUNT, E_CONNS, E_ROOMS, E_WINDOW,
@@ -20,8 +23,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN_DIR=${BIN_DIR:-$ROOT/build/release}
 LOADGEN=${LOADGEN:-$ROOT/build/release/tools/bench/loadgen}
+BARE=${BARE:-$ROOT/build/release/tools/bare-relay/bare-relay}
 OUT=${BENCH_OUT:-$ROOT/bench}
-ONLY=${BENCH_ONLY:-a b c d e}
+ONLY=${BENCH_ONLY:-a b c d e bare}
 
 A_STEPS=${A_STEPS:-1,5,10,20,50,100,150,200,300,500}  # senders in the 1,000-client room
 A_RATE=${A_RATE:-10}                                # messages/s per sender
@@ -50,6 +54,7 @@ if want a || want b || want c || want e; then
     [ -x "$BIN_DIR/relay/relay" ] || die "no relay in $BIN_DIR: run make"
 fi
 [ -x "$BIN_DIR/login-fcgi/login-fcgi" ] || die "no login-fcgi in $BIN_DIR: run make"
+if want bare; then [ -x "$BARE" ] || die "no $BARE: run make bench"; fi
 "$LOADGEN" selftest || die "the load generator failed its self-test"
 
 # Enough descriptors for the idle scenario (client side; the relay inherits).
@@ -66,11 +71,13 @@ DIR=$(mktemp -d /tmp/chat-bench.XXXXXX)
 RUN=$DIR/results
 mkdir -p "$RUN"
 LG_PID=
+BARE_PID=
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -n "$LG_PID" ] && kill "$LG_PID" 2>/dev/null || true
+    [ -n "$BARE_PID" ] && kill "$BARE_PID" 2>/dev/null || true
     [ -f "$DIR/env" ] && "$ROOT/tools/stack.sh" stop "$DIR" || true
     if [ "${BENCH_KEEP:-0}" = 1 ]; then say "stack directory kept: $DIR"; else rm -rf "$DIR"; fi
     exit "$rc"
@@ -227,6 +234,28 @@ if want d; then
         "SELECT json_build_object('sessions', count(*)) FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE u.openid NOT LIKE 'bench-sql-%'" >"$RUN/d-sql.json"
 fi
+# (a) again with bare-relay in the relay's place (same nginx, same room and
+# steps): a broadcaster that stores nothing and checks no session, so what
+# it reaches is what this machine allows through nginx. Last, since it stops
+# the relay.
+if want bare; then
+    say "(a, bare) the same room against tools/bare-relay, senders $A_STEPS at $A_RATE msg/s"
+    bare_listen=$RELAY_ADDR # where nginx reaches relay 1: its socket, or its port
+    [ -z "${RELAY_SOCKETS:-}" ] || bare_listen=unix:${RELAY_SOCKETS%% *}
+    "$ROOT/tools/stack.sh" svc-stop "$DIR" relay1
+    "$BARE" "$bare_listen" "${A_FLUSH_MS:-30}" 2>"$DIR/bare-relay.log" &
+    BARE_PID=$!
+    sleep 0.5
+    kill -0 "$BARE_PID" 2>/dev/null || { cat "$DIR/bare-relay.log" >&2; die "bare-relay did not start"; }
+    lg bare 150 chat --label bare --addr "$NGINX_ADDR" --sessions "$DIR/sessions.a" --conns 1000 \
+        --rooms 1 --room-prefix bench-bare --steps "$A_STEPS" --rate "$A_RATE" \
+        --step-seconds "$STEP_SECONDS" --drain-seconds 2 --p99-limit-ms 100 --min-ratio 0.99 \
+        --relay-pid "$BARE_PID" --cpu bare-relay="$BARE_PID" \
+        --cpu nginx="$(cat "$DIR/pid/nginx.pid" 2>/dev/null || echo 0)"
+    kill "$BARE_PID" 2>/dev/null || true
+    wait "$BARE_PID" 2>/dev/null || true
+    BARE_PID=
+fi
 
 # --- results ---------------------------------------------------------------------
 # The commit measured, with "+uncommitted" when the programs' sources differ
@@ -280,6 +309,7 @@ def steprow($id; $what; $target):
 "| | Scenario | Result | Target | Latency p50 / p99 / max (ms) | Lost / dup | Failed conns | Loadgen CPU (cores) | Notes |",
 "|---|---|---|---|---|---|---|---|---|",
 steprow("a"; "1 room, 1,000 clients, through nginx"; "≥ 1,500,000/s, p99 < 50 ms"),
+steprow("bare"; "(a) against tools/bare-relay: no storage, no sessions"; "– (the ceiling of a on this machine)"),
 steprow("b"; "100 rooms × 10 clients, through nginx"; "–"),
 ($sc.c as $c | if $c == null or $c.error then "| c | idle connections | not run | ≤ 2,048 B | | | | | |" else
  "| c | \($c.conns | n) idle connections, straight to the relay | \($c.relay_rss_per_conn_bytes | n) B of relay RSS per connection | ≤ 2,048 B | – | – | \($c | failed_conns) | – | RSS \($c.relay_rss_before_kb | n) → \($c.relay_rss_after_kb | n) KiB; connected in \($c.connect_seconds | f2) s; \($c.still_open | n) still open after the hold |" end),
@@ -291,7 +321,7 @@ steprow("b"; "100 rooms × 10 clients, through nginx"; "–"),
 "Latency is end to end: scheduled send time to receipt, measured by the load generator on one clock. Lost / dup are totals over the whole run of a scenario: ids a receiver skipped or still lacked 5 s after the last step while another member of its room had them, and ids seen twice or out of order; both must be 0. See docs/bench.md."
 '
 mkdir -p "$OUT"
-for s in a b c d e; do [ -f "$RUN/$s.json" ] || echo null >"$RUN/$s.json"; done
+for s in a b c d e bare; do [ -f "$RUN/$s.json" ] || echo null >"$RUN/$s.json"; done
 [ -f "$RUN/e-sql.json" ] || echo null >"$RUN/e-sql.json"
 [ -f "$RUN/d-sql.json" ] || echo null >"$RUN/d-sql.json"
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -300,14 +330,14 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$CPU_MODEL" \
     --arg commit "$(commit_label)" \
     --arg relay_rate "$RELAY_RATE" --arg loadavg "$LOADAVG_START" \
     --slurpfile a "$RUN/a.json" --slurpfile b "$RUN/b.json" --slurpfile c "$RUN/c.json" \
-    --slurpfile d "$RUN/d.json" --slurpfile e "$RUN/e.json" \
+    --slurpfile d "$RUN/d.json" --slurpfile e "$RUN/e.json" --slurpfile bare "$RUN/bare.json" \
     --slurpfile esql "$RUN/e-sql.json" --slurpfile dsql "$RUN/d-sql.json" '{
       date: $date, commit: $commit,
       machine: {cores: $cores, cpu_model: $cpu, kernel: $kernel, loadavg_at_start: $loadavg},
       settings: {fsync: "on", synchronous_commit: "on", relay_rate: $relay_rate,
                  transport: "loopback", build: "release"},
       scenarios: {a: $a[0], b: $b[0], c: $c[0], d: ($d[0] + {database: $dsql[0]}),
-                  e: ($e[0] + {database: $esql[0]})}
+                  e: ($e[0] + {database: $esql[0]}), bare: $bare[0]}
     }' >"$OUT/results.json"
 jq -r "$MD_JQ" "$OUT/results.json" >"$OUT/results.md"
 cat "$OUT/results.md"
