@@ -8,7 +8,7 @@
 #   make run        start the whole system locally (PostgreSQL, nginx, ...)
 #   make migrate    apply sql/ migrations to $$DATABASE_URL
 #   make psql       psql on the local cluster as the read-only DBA role
-#   make bench      benchmarks (see README)
+#   make bench      benchmarks (see README); make bench-tools builds their programs
 #   make fuzz       fuzz every parser for FUZZ_SECONDS each
 #   make soak       thousands of clients for minutes, PostgreSQL restarted (tools/soak.js)
 #
@@ -76,7 +76,8 @@ FUZZ_RELAY  := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/fuzz/fuzz_re
 FUZZ_STANDIN := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/fuzz/fuzz_standin_*.c))
 FUZZ_TARGETS := $(FUZZ_SHARED) $(FUZZ_LOGIN) $(FUZZ_RELAY) $(FUZZ_STANDIN)
 
-.PHONY: all asan programs unit-tests fuzz-targets test deps run migrate psql bench fuzz clean format
+.PHONY: all asan programs unit-tests fuzz-targets test deps run migrate psql bench bench-tools fuzz \
+        clean format
 .DEFAULT_GOAL := all
 
 ifeq ($(BUILD),release)
@@ -149,7 +150,7 @@ deps:
 	tools/install-deps.sh
 
 test: deps
-	$(MAKE) all
+	$(MAKE) all bench-tools
 	$(MAKE) asan
 	tests/run.sh
 
@@ -175,7 +176,11 @@ $(OUT)/tools/bare-relay/%.o: CFLAGS += -Irelay
 $(OUT)/tools/bare-relay/bare-relay: $(BARE_OBJ) $(OUT)/libshared.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_RELAY)
 
-bench: deps all $(OUT)/tools/bench/loadgen $(OUT)/tools/bare-relay/bare-relay
+# Built by `make test` too, so that a change to the relay's loop or frames
+# cannot break them unnoticed.
+bench-tools: $(OUT)/tools/bench/loadgen $(OUT)/tools/bare-relay/bare-relay
+
+bench: deps all bench-tools
 	tools/bench.sh
 
 fuzz:
