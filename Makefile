@@ -93,7 +93,7 @@ unit-tests: $(UNIT_TESTS)
 fuzz-targets: $(FUZZ_TARGETS)
 
 asan:
-	$(MAKE) BUILD=asan programs unit-tests
+	$(MAKE) BUILD=asan programs unit-tests bench-tools
 
 $(OUT)/%.o: %.c
 	@mkdir -p $(dir $@)
