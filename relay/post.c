@@ -22,6 +22,18 @@
 #define POST_QUEUE_MAX 50000
 /* A queue this long is sent at once, without waiting RELAY_BATCH_DELAY. */
 #define POST_BATCH_FULL 64
+/* A writer posting at least this many messages a second (averaged over its
+ * last batches) is busy: it waits RELAY_BATCH_DELAY_BUSY between batches,
+ * until its rate falls below POST_BUSY_LEAVE. A batch costs PostgreSQL
+ * 1 to 2 ms of CPU whatever its size; at these rates batches of 4 or 5
+ * messages every 5 ms cost it a quarter of a core, which the relay, nginx
+ * and the clients need more (docs/relay.md, "Batch delay"). */
+#define POST_BUSY_ENTER 800
+#define POST_BUSY_LEAVE 400
+/* The rate is averaged over about this long (ms), so a writer enters the
+ * busy state after a tenth of a second at that rate and leaves it with the
+ * first batch after a pause. */
+#define POST_RATE_WINDOW_MS 100
 
 struct post {
     struct post *next;
@@ -47,6 +59,8 @@ struct post_queue {
     size_t n;
     int inflight;
     long long last_sent_ms; /* loop_now_ms() when its last batch was sent */
+    double rate;            /* messages/s, moving average over its batches */
+    bool busy;              /* waits RELAY_BATCH_DELAY_BUSY (see POST_BUSY_ENTER) */
 };
 
 static struct post_queue pqs[STORE_MAX_WRITERS];
@@ -191,12 +205,30 @@ static void post_send_batch(size_t w)
 }
 
 /* When queue q's next batch may go: RELAY_BATCH_DELAY after its previous
- * one (so a quiet writer posts at once), or at once when the queue is long. */
+ * one (so a quiet writer posts at once), RELAY_BATCH_DELAY_BUSY while the
+ * writer is busy, or at once when the queue is long. */
 static long long batch_due_ms(const struct post_queue *q)
 {
     if (q->n >= POST_BATCH_FULL)
         return 0;
-    return q->last_sent_ms + cfg.batch_delay_ms;
+    long long delay = cfg.batch_delay_ms;
+    if (q->busy && cfg.batch_delay_busy_ms > delay)
+        delay = cfg.batch_delay_busy_ms;
+    return q->last_sent_ms + delay;
+}
+
+/* Account for a batch of n messages sent at `now`: the writer's rate, a
+ * moving average of n over the time since its previous batch (weighted by
+ * that time), decides whether it is busy. */
+static void note_batch_rate(struct post_queue *q, size_t n, long long now)
+{
+    double gap = (double)(now - q->last_sent_ms > 0 ? now - q->last_sent_ms : 1);
+    q->rate += ((double)n * 1000 / gap - q->rate) * gap / (gap + POST_RATE_WINDOW_MS);
+    bool busy = q->busy ? q->rate >= POST_BUSY_LEAVE : q->rate >= POST_BUSY_ENTER;
+    if (busy != q->busy)
+        log_debug("writer %td %s (%.0f messages/s)", q - pqs, busy ? "busy" : "no longer busy",
+                  q->rate);
+    q->busy = busy;
 }
 
 static long long delay_timer_fired(struct loop *loop, long long id, void *data)
@@ -218,6 +250,7 @@ void post_before_sleep(struct loop *loop)
                     next_due = due;
                 break;
             }
+            note_batch_rate(q, q->n < POST_BATCH_MAX ? q->n : POST_BATCH_MAX, now);
             post_send_batch(w);
             q->last_sent_ms = now;
         }
@@ -246,6 +279,8 @@ void post_module_free(void)
         }
         q->tail = NULL;
         q->n = 0;
+        q->rate = 0;
+        q->busy = false;
     }
     pq_total = 0;
     delay_timer = 0; /* the loop that held it is gone */

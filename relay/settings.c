@@ -51,6 +51,8 @@ static const struct config_option options[] = {
      "pipelined database connections posting messages (rooms spread by id)"},
     {"RELAY_BATCH_DELAY", CONFIG_DURATION, &cfg.batch_delay_ms, "5ms", 0, 1000,
      "a busy writer commits at most one batch per delay (64 waiting go at once; 0: no delay)"},
+    {"RELAY_BATCH_DELAY_BUSY", CONFIG_DURATION, &cfg.batch_delay_busy_ms, "20ms", 0, 1000,
+     "the delay of a writer posting over 800 messages/s, until under 400 (not above: unused)"},
     {"RELAY_FLUSH_INTERVAL", CONFIG_DURATION, &cfg.flush_interval_ms, "30ms", 0, 1000,
      "write a client's socket at most about once per interval (0: at once)"},
     {"LOG_LEVEL", CONFIG_STRING, &cfg.log_level, "info", 0, 0, "debug, info, warn or error"},

@@ -15,6 +15,7 @@ struct settings {
     long long max_connections, shutdown_timeout_ms, db_writers;
     long long flush_interval_ms; /* 0: write every socket in the turn its frames came */
     long long batch_delay_ms;    /* 0: post a batch as soon as the pipeline has room */
+    long long batch_delay_busy_ms; /* the delay of a busy writer (see post.c) */
     char *allowed_url_prefixes;
     char *log_level;
     char **url_prefixes; /* parsed allowed_url_prefixes, NULL-terminated */

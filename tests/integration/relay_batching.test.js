@@ -2,7 +2,8 @@
 // sends at most one batch per delay, so after a batch the messages that
 // come within the delay wait and share the next transaction (one
 // created_at in PostgreSQL); a quiet writer posts at once; 64 waiting
-// messages go at once; with the delay off nothing is held.
+// messages go at once; with the delay off nothing is held. A writer over
+// 800 messages/s waits RELAY_BATCH_DELAY_BUSY instead, until a pause.
 'use strict';
 
 const { test, after } = require('node:test');
@@ -76,4 +77,70 @@ test('RELAY_BATCH_DELAY=0: nothing is held, messages 200 ms apart have their own
   assert.ok(waited < 900, `posted after ${waited} ms with the delay off`);
   const at = createdAt(room);
   assert.notEqual(at.get(m1.cid), at.get(m2.cid));
+});
+
+// Four senders, 8 messages each every 20 ms (about 1,600 a second, over
+// 1,000 even when timers run late) for `ms`; resolves once every message
+// is acknowledged.
+async function burst(port, room, ms) {
+  const senders = await Promise.all([0, 1, 2, 3].map((i) =>
+    ChatClient.join(newSession(), { room, via: { port }, label: `S${i}` })));
+  const cids = senders.map(() => []);
+  const from = senders.map((c) => c.mark());
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    senders.forEach((c, i) => {
+      for (let k = 0; k < 8; k++) {
+        const cid = newCid();
+        cids[i].push(cid);
+        c.send({ text: true, content: `busy ${cid}`, cid });
+      }
+    });
+    await sleep(20);
+  }
+  await Promise.all(senders.map((c, i) => c.waitCount((f) => f.type === 'user' && cids[i].includes(f.cid),
+    cids[i].length, { from: from[i], timeout: 60000, what: 'the echoes of the burst' })));
+  return { senders, sent: cids.flat().length };
+}
+
+// The room's transactions (messages sharing one created_at) that began
+// 500 ms or more after its first: their median size, and the room's rows.
+function transactionSizes(room) {
+  const [[median, rows]] = sql(`
+    WITH m AS (SELECT m.created_at FROM messages m JOIN rooms r ON r.id = m.room_id WHERE r.name = :'room'),
+         t AS (SELECT created_at, count(*) AS n FROM m GROUP BY created_at)
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY n), (SELECT count(*) FROM m)
+    FROM t WHERE created_at >= (SELECT min(created_at) FROM m) + interval '500 ms'`, { room });
+  return { median: Number(median), rows: Number(rows) };
+}
+
+test('a writer over 800 messages/s waits RELAY_BATCH_DELAY_BUSY between batches (64 still go at once), not after a pause', async (t) => {
+  const relay = await startRelay({ RELAY_BATCH_DELAY: '5ms', RELAY_BATCH_DELAY_BUSY: '300ms',
+                                   RELAY_RATE: '100000', RELAY_RATE_BURST: '100000',
+                                   RELAY_ABUSE_LIMIT: '1000000' });
+  relays.push(relay);
+
+  // Busy, the writer holds its batch for 300 ms unless 64 messages wait:
+  // at this rate every batch is one of 64. (A 5 ms delay gives batches of
+  // whatever came in one commit's time: 20 to 30 messages on this stack.)
+  const room = uniqueRoom('busy');
+  const b = await burst(relay.port, room, 1500);
+  t.after(() => closeAll(...b.senders));
+  const sizes = transactionSizes(room);
+  t.diagnostic(`median messages per transaction: ${sizes.median}`);
+  assert.equal(sizes.rows, b.sent, 'every message of the burst stored');
+  assert.ok(sizes.median >= 56, `${sizes.median} messages per transaction`);
+
+  // After a pause the writer is quiet again: a message 100 ms after the
+  // first one is not held for the busy delay.
+  await sleep(1000);
+  const [s] = b.senders;
+  await s.say('after the pause');
+  await sleep(100);
+  const t0 = Date.now();
+  const m = await s.say('and another');
+  const waited = Date.now() - t0;
+  t.diagnostic(`a message 100 ms after another, after the pause: ${waited} ms`);
+  assert.equal(m.type, 'user');
+  assert.ok(waited < 150, `held ${waited} ms after a pause`);
 });
