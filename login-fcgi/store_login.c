@@ -6,9 +6,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "pg_array.h"
-#include "util.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,8 +40,8 @@
 #define LOGIN_SQL                                                                                \
     "WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"           \
     " $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::text[],"     \
-    " $12::text[], $13::text[], $14::bigint[]) AS x(openid, unionid, " PROFILE_COLUMNS          \
-    ", weak, sid, skey_hex, wx_key, ttl_ms)),"                                                   \
+    " $12::bytea[], $13::text[], $14::bigint[]) AS x(openid, unionid, " PROFILE_COLUMNS          \
+    ", weak, sid, skey_hash, wx_key, ttl_ms)),"                                                  \
     " u AS (INSERT INTO users AS u (openid, unionid, " PROFILE_COLUMNS ")"                      \
     " SELECT openid, unionid, " PROFILE_COLUMNS " FROM x ORDER BY openid"                       \
     " ON CONFLICT (openid) DO UPDATE SET (unionid, " PROFILE_COLUMNS ", updated_at) ="          \
@@ -53,38 +51,44 @@
     " FROM (SELECT " PICKED_PROFILE " FROM x WHERE x.openid = EXCLUDED.openid) p)"              \
     " RETURNING u.openid, " USER_COLUMNS "),"                                                    \
     " s AS (INSERT INTO sessions (id, skey_hash, user_id, wx_session_key, expires_at)"          \
-    " SELECT x.sid, decode(x.skey_hex, 'hex'), u.id, x.wx_key,"                                  \
+    " SELECT x.sid, x.skey_hash, u.id, x.wx_key,"                                                \
     " now() + x.ttl_ms * interval '1 millisecond' FROM x JOIN u ON u.openid = x.openid)"        \
     " SELECT u.openid, " USER_COLUMNS                                                            \
     " FROM u, (SELECT set_config('synchronous_commit', 'off', true)) AS async"
 
-/* The numbers and hashes of one login, formatted for its array elements. */
-struct login_text {
-    char gender[12], weak[12], ttl[24];
-    char skey_hex[2 * CRYPTO_SHA256_LEN + 1];
+/* The login statement's parameters: one array per column, element i
+ * for login i, in the binary format (pg_array.h). */
+struct login_params {
+    struct pg_array col[LOGIN_PARAMS];
+    const char *values[LOGIN_PARAMS];
+    int lengths[LOGIN_PARAMS], formats[LOGIN_PARAMS];
 };
 
-/* Fill column c's n elements (items[c * n + i]) from the jobs. */
-static void login_columns(const struct store_login_job *jobs, size_t n, struct login_text *txt,
-                          const char **items)
+/* The parameters' element types, in the order of LOGIN_SQL's $1..$14. */
+static const enum pg_elem_type login_types[LOGIN_PARAMS] = {
+    PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_INT4, PG_TEXT,  PG_TEXT,
+    PG_TEXT, PG_TEXT, PG_INT4, PG_TEXT, PG_BYTEA, PG_TEXT, PG_INT8};
+
+/* Append login `in` to every column. */
+static void login_add(struct login_params *lp, const struct store_login *in)
 {
     static const struct profile empty;
-    for (size_t i = 0; i < n; i++) {
-        const struct store_login *in = jobs[i].in;
-        const struct profile *p = in->incoming ? in->incoming : &empty;
-        struct login_text *t = &txt[i];
-        snprintf(t->gender, sizeof(t->gender), "%d", p->gender);
-        snprintf(t->weak, sizeof(t->weak), "%u", profile_weak_fields(p));
-        snprintf(t->ttl, sizeof(t->ttl), "%lld", in->ttl_ms);
-        hex_encode(in->skey_hash, CRYPTO_SHA256_LEN, t->skey_hex);
-        const char *unionid = in->unionid && *in->unionid ? in->unionid : NULL;
-        const char *row[LOGIN_PARAMS] = {in->openid, unionid,     p->nick,        p->avatar,
-                                         t->gender,  p->language, p->city,        p->province,
-                                         p->country, t->weak,     in->session_id, t->skey_hex,
-                                         in->wx_session_key, t->ttl};
-        for (size_t c = 0; c < LOGIN_PARAMS; c++)
-            items[c * n + i] = row[c];
-    }
+    const struct profile *p = in->incoming ? in->incoming : &empty;
+    struct pg_array *c = lp->col;
+    pg_array_add_text(&c[0], in->openid);
+    pg_array_add_text(&c[1], in->unionid && *in->unionid ? in->unionid : NULL);
+    pg_array_add_text(&c[2], p->nick);
+    pg_array_add_text(&c[3], p->avatar);
+    pg_array_add_int4(&c[4], p->gender);
+    pg_array_add_text(&c[5], p->language);
+    pg_array_add_text(&c[6], p->city);
+    pg_array_add_text(&c[7], p->province);
+    pg_array_add_text(&c[8], p->country);
+    pg_array_add_int4(&c[9], (int32_t)profile_weak_fields(p));
+    pg_array_add_text(&c[10], in->session_id);
+    pg_array_add_bytes(&c[11], in->skey_hash, CRYPTO_SHA256_LEN);
+    pg_array_add_text(&c[12], in->wx_session_key);
+    pg_array_add_int8(&c[13], in->ttl_ms);
 }
 
 /* Run the statement for all n jobs; returns its result or NULL with
@@ -92,22 +96,20 @@ static void login_columns(const struct store_login_job *jobs, size_t n, struct l
 static PGresult *login_exec(struct store *st, const struct store_login_job *jobs, size_t n,
                             enum store_status *status)
 {
-    struct login_text *txt = xcalloc(n, sizeof(*txt));
-    const char **items = xcalloc(LOGIN_PARAMS * n, sizeof(*items));
-    login_columns(jobs, n, txt, items);
-    char *arrays[LOGIN_PARAMS];
+    struct login_params lp;
     for (size_t c = 0; c < LOGIN_PARAMS; c++)
-        arrays[c] = pg_array_literal(items + c * n, n);
-    PGresult *res = store_run(st, "login", LOGIN_STATEMENT, LOGIN_SQL, LOGIN_PARAMS,
-                              (const char *const *)arrays, NULL, NULL, PGRES_TUPLES_OK, true,
-                              status);
+        pg_array_init(&lp.col[c], login_types[c], 64 * n);
+    for (size_t i = 0; i < n; i++)
+        login_add(&lp, jobs[i].in);
     for (size_t c = 0; c < LOGIN_PARAMS; c++) {
-        explicit_bzero(arrays[c], strlen(arrays[c])); /* session keys among them */
-        free(arrays[c]);
+        lp.lengths[c] = pg_array_finish(&lp.col[c]);
+        lp.values[c] = lp.col[c].buf;
+        lp.formats[c] = 1;
     }
-    free(items);
-    explicit_bzero(txt, n * sizeof(*txt));
-    free(txt);
+    PGresult *res = store_run(st, "login", LOGIN_STATEMENT, LOGIN_SQL, LOGIN_PARAMS, lp.values,
+                              lp.lengths, lp.formats, PGRES_TUPLES_OK, true, status);
+    for (size_t c = 0; c < LOGIN_PARAMS; c++)
+        pg_array_free(&lp.col[c]); /* wiped: session keys among them */
     return res;
 }
 

@@ -11,12 +11,14 @@
 #include "store_job.h"
 #include "util.h"
 
+#include <assert.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define STORE_MAX_JOBS 20000
+#define STORE_MAX_PARAMS 8 /* of any statement in store_statements[] */
 #define STORE_CONNECT_TIMEOUT_MS 10000
 #define STORE_BACKOFF_MIN_MS 100
 #define STORE_BACKOFF_MAX_MS 5000
@@ -421,12 +423,15 @@ static bool prepare_statements(struct pgc *c)
 
 /* Execute prepared statement stmt followed by a sync as a job on c. */
 static int job_send_on(struct pgc *c, enum store_stmt stmt, const char *const *values,
-                       job_done_fn done, void *fn, void *ctx)
+                       const int *lengths, job_done_fn done, void *fn, void *ctx)
 {
+    static const int binary[STORE_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1};
     if (c->state != PGC_UP || c->njobs >= STORE_MAX_JOBS)
         return -1;
     const struct store_statement *s = &store_statements[stmt];
-    if (!PQsendQueryPrepared(c->conn, s->name, s->nparams, values, NULL, NULL, 0) ||
+    assert(s->binary == (lengths != NULL) && s->nparams <= STORE_MAX_PARAMS);
+    if (!PQsendQueryPrepared(c->conn, s->name, s->nparams, values, lengths,
+                             s->binary ? binary : NULL, 0) ||
         !PQpipelineSync(c->conn)) {
         log_error("db: send: %s", db_error(c->conn));
         pgc_lost(c, db_error(c->conn));
@@ -437,16 +442,17 @@ static int job_send_on(struct pgc *c, enum store_stmt stmt, const char *const *v
     return 0;
 }
 
-int job_send(enum store_stmt stmt, const char *const *values, job_done_fn done, void *fn,
-             void *ctx)
+int job_send(enum store_stmt stmt, const char *const *values, const int *lengths,
+             job_done_fn done, void *fn, void *ctx)
 {
     if (st.nq == 0)
         return -1;
-    return job_send_on(&st.q[0], stmt, values, done, fn, ctx);
+    return job_send_on(&st.q[0], stmt, values, lengths, done, fn, ctx);
 }
 
 int job_send_writer(size_t writer, enum store_stmt stmt, const char *const *values,
-                    job_done_fn done, void *fn, void *ctx)
+                    const int *lengths, job_done_fn done, void *fn, void *ctx)
 {
-    return writer < st.nq ? job_send_on(&st.q[writer], stmt, values, done, fn, ctx) : -1;
+    return writer < st.nq ? job_send_on(&st.q[writer], stmt, values, lengths, done, fn, ctx)
+                          : -1;
 }

@@ -7,6 +7,7 @@
 #define RELAY_STORE_JOB_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct job;
@@ -45,21 +46,23 @@ struct store_statement {
     const char *name; /* of the prepared statement */
     const char *sql;
     int nparams;
+    bool binary; /* every parameter in the binary format (arrays, pg_array.h) */
 };
 
 /* Indexed by enum store_stmt (store_query.c). */
 extern const struct store_statement store_statements[STMT_COUNT];
 
-/* Execute statement `stmt` with its text parameters (copied by libpq) as a
- * job on writer 0 (every query but the posts). Returns 0 (done will be
- * called), or -1 when there is no writer, it is down or its queue is full
- * (done is not called). */
-int job_send(enum store_stmt stmt, const char *const *values, job_done_fn done, void *fn,
-             void *ctx);
+/* Execute statement `stmt` with its parameters (copied by libpq) as a job
+ * on writer 0 (every query but the posts): text strings, or for a binary
+ * statement byte strings of the given lengths (NULL for a text one).
+ * Returns 0 (done will be called), or -1 when there is no writer, it is
+ * down or its queue is full (done is not called). */
+int job_send(enum store_stmt stmt, const char *const *values, const int *lengths,
+             job_done_fn done, void *fn, void *ctx);
 
 /* The same on writer connection `writer`; -1 also when writer >=
  * store_writers(). */
 int job_send_writer(size_t writer, enum store_stmt stmt, const char *const *values,
-                    job_done_fn done, void *fn, void *ctx);
+                    const int *lengths, job_done_fn done, void *fn, void *ctx);
 
 #endif

@@ -1,8 +1,8 @@
 /* store_query.c -- the relay's queries: the SQL of each store_* request
  * (session lookup, room join, post batch, fetch, room counter, notify), the
- * decoding of their results into store.h's structs, and the array literals
- * their parameters need. The SQL is in one table, store_statements[],
- * which store.c prepares on every query connection. Jobs are sent through
+ * decoding of their results into store.h's structs, and the binary arrays
+ * (pg_array.h) their parameters need. The SQL is in one table,
+ * store_statements[], which store.c prepares on every query connection. Jobs are sent through
  * store.c's pipeline (store_job.h). PGresult values never leave store.c
  * and this file. */
 #include "crypto.h"
@@ -31,7 +31,7 @@ const struct store_statement store_statements[STMT_COUNT] = {
     [STMT_POST_BATCH] = {"relay_post_batch",
                          "SELECT * FROM chat_post_batch($1::bigint[], $2::bigint[], "
                          "$3::text[], $4::text[], $5::text[], $6::bytea[])",
-                         6},
+                         6, true},
     [STMT_FETCH] = {"relay_fetch",
                     "SELECT m.seq, m.user_id, u.nickname, u.avatar_url, m.kind, m.content, m.cid, "
                     "(extract(epoch FROM m.created_at) * 1000)::bigint "
@@ -41,8 +41,9 @@ const struct store_statement store_statements[STMT_COUNT] = {
                     3},
     [STMT_ROOM_LAST] = {"relay_room_last", "SELECT last_seq FROM rooms WHERE id = $1::bigint", 1},
     [STMT_SESSIONS_ENDED] = {"relay_sessions_ended",
-                             "SELECT * FROM chat_sessions_ended($1::text[])", 1},
-    [STMT_NOTIFY] = {"relay_notify", "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", 2},
+                             "SELECT * FROM chat_sessions_ended($1::text[])", 1, true},
+    [STMT_NOTIFY] = {"relay_notify", "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", 2,
+                     true},
 };
 
 /* --- result decoding ------------------------------------------------------ */
@@ -109,7 +110,7 @@ int store_session_lookup(const unsigned char hash[32], store_session_fn fn, void
     char hex[2 + 64 + 1] = "\\x";
     hex_encode(hash, 32, hex + 2);
     const char *values[] = {hex};
-    return job_send(STMT_SESSION_LOOKUP, values, done_session, (void *)fn, ctx);
+    return job_send(STMT_SESSION_LOOKUP, values, NULL, done_session, (void *)fn, ctx);
 }
 
 static void done_join(struct job *j, PGresult *r)
@@ -138,7 +139,7 @@ int store_room_join(const char *name, long long since, long long history, long l
     snprintf(h, sizeof(h), "%lld", history);
     snprintf(l, sizeof(l), "%lld", limit);
     const char *values[] = {name, s, h, l};
-    return job_send(STMT_ROOM_JOIN, values, done_join, (void *)fn, ctx);
+    return job_send(STMT_ROOM_JOIN, values, NULL, done_join, (void *)fn, ctx);
 }
 
 static void done_rows(struct job *j, PGresult *r, int col, const char *what)
@@ -175,39 +176,34 @@ static void done_fetch(struct job *j, PGresult *r)
     done_rows(j, r, 0, "fetch");
 }
 
-/* "\\x<hex>" bytea input for a 32-byte hash, into out[67]. */
-static void hash_hex(const unsigned char hash[32], char *out)
-{
-    out[0] = '\\';
-    out[1] = 'x';
-    hex_encode(hash, 32, out + 2);
-}
-
 int store_post(size_t writer, size_t n, const long long *room_ids, const long long *user_ids,
                const char *const *kinds, const char *const *contents, const char *const *cids,
                const unsigned char (*skey_hashes)[32], store_rows_fn fn, void *ctx)
 {
-    /* Numbers and hashes are formatted into one buffer (no malloc each). */
-    char *nums = xmalloc(n * (24 + 24 + 67) + 1);
-    const char **rids = xcalloc(n + 1, sizeof(*rids)), **uids = xcalloc(n + 1, sizeof(*uids));
-    const char **hashes = xcalloc(n + 1, sizeof(*hashes));
-    char *p = nums;
+    struct pg_array a[6];
+    pg_array_init(&a[0], PG_INT8, 12 * n);
+    pg_array_init(&a[1], PG_INT8, 12 * n);
+    pg_array_init(&a[2], PG_TEXT, 10 * n);
+    pg_array_init(&a[3], PG_TEXT, 128 * n);
+    pg_array_init(&a[4], PG_TEXT, 4 * n);
+    pg_array_init(&a[5], PG_BYTEA, 36 * n);
     for (size_t i = 0; i < n; i++) {
-        rids[i] = p;
-        p += snprintf(p, 24, "%lld", room_ids[i]) + 1;
-        uids[i] = p;
-        p += snprintf(p, 24, "%lld", user_ids[i]) + 1;
-        hashes[i] = p;
-        hash_hex(skey_hashes[i], p);
-        p += 67;
+        pg_array_add_int8(&a[0], room_ids[i]);
+        pg_array_add_int8(&a[1], user_ids[i]);
+        pg_array_add_text(&a[2], kinds[i]);
+        pg_array_add_text(&a[3], contents[i]);
+        pg_array_add_text(&a[4], cids[i]);
+        pg_array_add_bytes(&a[5], skey_hashes[i], 32);
     }
-    char *a_room = pg_array_literal(rids, n), *a_uid = pg_array_literal(uids, n);
-    char *a_kind = pg_array_literal(kinds, n), *a_content = pg_array_literal(contents, n);
-    char *a_cid = pg_array_literal(cids, n), *a_hash = pg_array_literal(hashes, n);
-    const char *values[] = {a_room, a_uid, a_kind, a_content, a_cid, a_hash};
-    int rc = job_send_writer(writer, STMT_POST_BATCH, values, done_post, (void *)fn, ctx);
-    free(nums), free(rids), free(uids), free(hashes);
-    free(a_room), free(a_uid), free(a_kind), free(a_content), free(a_cid), free(a_hash);
+    const char *values[6];
+    int lengths[6];
+    for (size_t c = 0; c < 6; c++) {
+        lengths[c] = pg_array_finish(&a[c]);
+        values[c] = a[c].buf;
+    }
+    int rc = job_send_writer(writer, STMT_POST_BATCH, values, lengths, done_post, (void *)fn, ctx);
+    for (size_t c = 0; c < 6; c++)
+        pg_array_free(&a[c]);
     return rc;
 }
 
@@ -218,7 +214,7 @@ int store_fetch(long long room_id, long long after, long long upto, store_rows_f
     snprintf(a, sizeof(a), "%lld", after);
     snprintf(u, sizeof(u), "%lld", upto);
     const char *values[] = {r, a, u};
-    return job_send(STMT_FETCH, values, done_fetch, (void *)fn, ctx);
+    return job_send(STMT_FETCH, values, NULL, done_fetch, (void *)fn, ctx);
 }
 
 static void done_value(struct job *j, PGresult *r)
@@ -235,7 +231,7 @@ int store_room_last(long long room_id, store_value_fn fn, void *ctx)
     char r[24];
     snprintf(r, sizeof(r), "%lld", room_id);
     const char *values[] = {r};
-    return job_send(STMT_ROOM_LAST, values, done_value, (void *)fn, ctx);
+    return job_send(STMT_ROOM_LAST, values, NULL, done_value, (void *)fn, ctx);
 }
 
 static void done_ended(struct job *j, PGresult *r)
@@ -255,10 +251,14 @@ static void done_ended(struct job *j, PGresult *r)
 
 int store_sessions_ended(const char *const *ids, size_t n, store_ids_fn fn, void *ctx)
 {
-    char *arr = pg_array_literal(ids, n);
-    const char *values[] = {arr};
-    int rc = job_send(STMT_SESSIONS_ENDED, values, done_ended, (void *)fn, ctx);
-    free(arr);
+    struct pg_array arr;
+    pg_array_init(&arr, PG_TEXT, 36 * n);
+    for (size_t i = 0; i < n; i++)
+        pg_array_add_text(&arr, ids[i]);
+    const char *values[] = {arr.buf};
+    const int lengths[] = {pg_array_finish(&arr)};
+    int rc = job_send(STMT_SESSIONS_ENDED, values, lengths, done_ended, (void *)fn, ctx);
+    pg_array_free(&arr);
     return rc;
 }
 
@@ -272,9 +272,13 @@ int store_notify(const char *channel, const char *const *payloads, size_t n)
 {
     if (n == 0)
         return 0;
-    char *arr = pg_array_literal(payloads, n);
-    const char *values[] = {channel, arr};
-    int rc = job_send(STMT_NOTIFY, values, done_notify, NULL, NULL);
-    free(arr);
+    struct pg_array arr;
+    pg_array_init(&arr, PG_TEXT, 64 * n);
+    for (size_t i = 0; i < n; i++)
+        pg_array_add_text(&arr, payloads[i]);
+    const char *values[] = {channel, arr.buf};
+    const int lengths[] = {(int)strlen(channel), pg_array_finish(&arr)};
+    int rc = job_send(STMT_NOTIFY, values, lengths, done_notify, NULL, NULL);
+    pg_array_free(&arr);
     return rc;
 }
