@@ -25,9 +25,10 @@ const struct store_statement store_statements[STMT_COUNT] = {
                              "SELECT session_id, user_id, nickname, avatar_url, "
                              "(extract(epoch FROM expires_at) * 1000)::bigint, revoked "
                              "FROM chat_session_lookup($1::bytea)",
-                             1},
+                             1, false},
     [STMT_ROOM_JOIN] = {"relay_room_join",
-                        "SELECT * FROM chat_room_join($1, $2::bigint, $3::bigint, $4::bigint)", 4},
+                        "SELECT * FROM chat_room_join($1, $2::bigint, $3::bigint, $4::bigint)", 4,
+                        false},
     [STMT_POST_BATCH] = {"relay_post_batch",
                          "SELECT * FROM chat_post_batch($1::bigint[], $2::bigint[], "
                          "$3::text[], $4::text[], $5::text[], $6::bytea[])",
@@ -38,8 +39,9 @@ const struct store_statement store_statements[STMT_COUNT] = {
                     "FROM messages m LEFT JOIN users u ON u.id = m.user_id "
                     "WHERE m.room_id = $1::bigint AND m.seq > $2::bigint "
                     "AND m.seq <= $3::bigint ORDER BY m.seq",
-                    3},
-    [STMT_ROOM_LAST] = {"relay_room_last", "SELECT last_seq FROM rooms WHERE id = $1::bigint", 1},
+                    3, false},
+    [STMT_ROOM_LAST] = {"relay_room_last", "SELECT last_seq FROM rooms WHERE id = $1::bigint", 1,
+                        false},
     [STMT_SESSIONS_ENDED] = {"relay_sessions_ended",
                              "SELECT * FROM chat_sessions_ended($1::text[])", 1, true},
     [STMT_NOTIFY] = {"relay_notify", "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", 2,
