@@ -42,9 +42,9 @@ bool crypto_equal_str(const char *a, const char *b);
 /* Lower-case hex of in[0..len) and a NUL into out (2*len+1 bytes). */
 void hex_encode(const unsigned char *in, size_t len, char *out);
 
-/* Fill out with 2*nbytes lower-case hex characters of CSPRNG output and a
- * NUL (out must hold 2*nbytes+1). nbytes is at most 64. Returns 0, or -1 if
- * nbytes is larger or the CSPRNG fails. */
+/* Fill out with 2*nbytes lower-case hex characters of the kernel CSPRNG's
+ * output (getrandom(2)) and a NUL (out must hold 2*nbytes+1). nbytes is at
+ * most 64. Returns 0, or -1 if nbytes is larger or the CSPRNG fails. */
 int crypto_random_hex(char *out, size_t nbytes);
 
 /* AES-128-CBC decryption with PKCS#7 padding checked in full. `in_len` must
