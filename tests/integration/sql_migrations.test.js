@@ -132,6 +132,19 @@ describe('migrations, roles and privileges (scratch database)', () => {
       }
     });
 
+    test('token keys compare byte by byte (COLLATE "C"), room names keep the database collation', () => {
+      const rows = owner(`SELECT c.relname, a.attname, coalesce(k.collname, '')
+                          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                          LEFT JOIN pg_collation k ON k.oid = a.attcollation
+                          WHERE (c.relname, a.attname) IN (('users', 'openid'), ('sessions', 'id'),
+                                 ('message_cids', 'cid'), ('messages', 'cid'), ('messages_default', 'cid'),
+                                 ('rooms', 'name'))
+                          ORDER BY 1, 2`);
+      assert.deepEqual(rows, [['message_cids', 'cid', 'C'], ['messages', 'cid', 'C'],
+        ['messages_default', 'cid', 'C'], ['rooms', 'name', 'default'], ['sessions', 'id', 'C'],
+        ['users', 'openid', 'C']]);
+    });
+
     test('chat_dba: reads chat_history and public user columns', () => {
       const r = as('chat_dba', `SELECT room, id, sender_nickname, kind, content FROM chat_history
                                 WHERE content = 'hello from the privilege test';
