@@ -1,5 +1,6 @@
 /* main.c -- login-fcgi: configuration, library set-up, the server, and a
  * clean exit on SIGTERM/SIGINT. */
+#include "crypto.h"
 #include "log.h"
 #include "server.h"
 #include "settings.h"
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("login-fcgi", cfg.log_level);
+    crypto_init();
     setup_signals();
     int rc = 1;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {

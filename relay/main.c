@@ -1,6 +1,7 @@
 /* main.c -- the relay: configuration, signals, the loop's hooks and timers,
  * orderly shutdown. */
 #include "conn.h"
+#include "crypto.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -156,6 +157,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("relay", cfg.log_level);
+    crypto_init();
     raise_fd_limit();
     int rc = 1;
     app.loop = loop_create();

@@ -25,6 +25,11 @@ static void fetch_algorithms(void)
     sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
+void crypto_init(void)
+{
+    pthread_once(&algorithms_once, fetch_algorithms);
+}
+
 /* The fetched algorithm, or OpenSSL's per-call lookup when the fetch
  * failed (the call then fails or succeeds as it always did). */
 static const EVP_CIPHER *cipher_aes_128_cbc(void)

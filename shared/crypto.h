@@ -16,6 +16,13 @@
 /* Encoded size of `len` bytes, without the terminating NUL. */
 #define BASE64_ENCODED_LEN(len) ((((len) + 2) / 3) * 4)
 
+/* Fetch the algorithms from OpenSSL now rather than on first use. The
+ * first fetch loads OpenSSL's default provider (about 2 MiB of the
+ * process's memory, and its time): a program calls this at start-up, so
+ * that cost is not paid by whichever request comes first (in the relay,
+ * the first WebSocket handshake). */
+void crypto_init(void);
+
 /* Decode standard base64 (RFC 4648 alphabet, '=' padding required, no
  * whitespace). Writes at most `cap` bytes to out and the length to *out_len.
  * Returns 0, or -1 for a bad character, bad padding, a length that is not a
