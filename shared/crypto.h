@@ -1,7 +1,8 @@
 /* crypto.h -- the cryptography both programs need, on OpenSSL: strict
  * base64, SHA-1 hex digests (WeChat's user-data signature), SHA-256 (skey
  * hashing), AES-128-CBC decryption with PKCS#7 checks, constant-time
- * comparison and CSPRNG tokens. All functions are pure and thread-safe. */
+ * comparison and random tokens (the kernel's CSPRNG). All functions are
+ * thread-safe; all but crypto_init() are pure. */
 #ifndef SHARED_CRYPTO_H
 #define SHARED_CRYPTO_H
 
