@@ -35,6 +35,7 @@ struct codes *codes_create(void)
 static void entry_free(struct code_entry *e)
 {
     free(e->reply);
+    free(e->session);
     free(e);
 }
 

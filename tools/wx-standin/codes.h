@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #define CODES_TTL_MS (5 * 60 * 1000)
-/* Codes held at most (about 200 bytes each); issuing more fails. */
+/* Codes held at most (about 300 bytes each); issuing more fails. */
 #define CODES_MAX 1000000
 #define CODE_LEN 32    /* hex characters */
 #define CODE_ID_LEN 28 /* 'o' or 'u' and 27 base64url characters */
@@ -24,6 +24,7 @@ struct code_entry {
     bool used;
     long delay_ms; /* answer the exchange after this long (0: at once) */
     char *reply;   /* "http500", "garbage", "errcode:N"..., or NULL; owned */
+    char *session; /* the exchange's JSON answer, encoded at issue; owned */
     struct code_entry *bucket_next, *fifo_next;
 };
 

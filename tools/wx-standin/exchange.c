@@ -8,29 +8,99 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Longest parameter value compared (appid, secret, grant_type, js_code). */
 #define EXCHANGE_PARAM_CAP 256
 
 struct exchange_later {
-    char *query; /* the request's query, copied */
+    char *query; /* the request's query, copied (NUL-terminated) */
     char *reply; /* the code's reply behaviour when the request came ("" none) */
 };
 
+/* The parameters an exchange reads, in the order of `param_names`. */
+enum param { PARAM_APPID, PARAM_SECRET, PARAM_GRANT_TYPE, PARAM_JS_CODE, PARAM_COUNT };
+
+static const struct {
+    const char *name;
+    size_t len;
+} param_names[PARAM_COUNT] = {{"appid", 5}, {"secret", 6}, {"grant_type", 10}, {"js_code", 7}};
+
+/* A parameter's value as sent (not decoded); v is NULL when it is absent. */
+struct param_value {
+    const char *v;
+    size_t len;
+};
+
+/* query_decode(in, len, out, cap), with a plain copy when in[0..len)
+ * holds nothing to decode ('%' or '+'). in holds no NUL (request targets
+ * are printable ASCII). */
+static long decode(const char *in, size_t len, char *out, size_t cap)
+{
+    if (len >= cap || memchr(in, '%', len) || memchr(in, '+', len))
+        return query_decode(in, len, out, cap);
+    memcpy(out, in, len);
+    out[len] = '\0';
+    return (long)len;
+}
+
+/* Which of param_names the key k[0..len) is, after decoding and compared
+ * case-insensitively as query_get() does; PARAM_COUNT for none. */
+static enum param param_of(const char *k, size_t len)
+{
+    char key[16]; /* longer than every name: a longer key matches none */
+    long n = decode(k, len, key, sizeof(key));
+    if (n < 0)
+        return PARAM_COUNT;
+    int i = 0;
+    while (i < PARAM_COUNT &&
+           ((size_t)n != param_names[i].len || strcasecmp(key, param_names[i].name) != 0))
+        i++;
+    return (enum param)i;
+}
+
+/* Find the exchange's parameters in query[0..len) in one pass, the first
+ * occurrence of each, as query_get() would (a parameter without '=' has
+ * the empty value). */
+static void params_find(const char *query, size_t len, struct param_value out[PARAM_COUNT])
+{
+    const char *p = query, *end = query + len;
+    memset(out, 0, PARAM_COUNT * sizeof(*out));
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        size_t pair_len = amp ? (size_t)(amp - p) : (size_t)(end - p);
+        const char *eq = memchr(p, '=', pair_len);
+        size_t key_len = eq ? (size_t)(eq - p) : pair_len;
+        enum param i = param_of(p, key_len);
+        if (i != PARAM_COUNT && !out[i].v) {
+            out[i].v = eq ? eq + 1 : "";
+            out[i].len = eq ? pair_len - key_len - 1 : 0;
+        }
+        p += pair_len + (amp ? 1 : 0);
+    }
+}
+
+/* Decode parameter value pv into out (EXCHANGE_PARAM_CAP bytes). Returns
+ * its length, or a negative enum query_status (QUERY_NOT_FOUND when absent). */
+static long param_decode(const struct param_value *pv, char out[EXCHANGE_PARAM_CAP])
+{
+    return pv->v ? decode(pv->v, pv->len, out, EXCHANGE_PARAM_CAP) : QUERY_NOT_FOUND;
+}
+
 /* The entry of the request's js_code, or NULL (also when js_code is
  * missing, malformed or too long). */
-static struct code_entry *find_code(struct standin *s, const char *query)
+static struct code_entry *find_code(struct standin *s, const struct param_value *params)
 {
     char code[EXCHANGE_PARAM_CAP];
-    long n = query_get(query, "js_code", code, sizeof(code));
+    long n = param_decode(&params[PARAM_JS_CODE], code);
     return n < 0 ? NULL : codes_find(s->codes, code, (size_t)n);
 }
 
-/* true when parameter `name` is present, decodable and equals `want`. */
-static bool param_is(const char *query, const char *name, const char *want)
+/* true when parameter pv is present, decodable and equals `want`. */
+static bool param_is(const struct param_value *pv, const char *want)
 {
     char v[EXCHANGE_PARAM_CAP];
-    return query_get(query, name, v, sizeof(v)) >= 0 && strcmp(v, want) == 0;
+    return param_decode(pv, v) >= 0 && strcmp(v, want) == 0;
 }
 
 static json_t *wx_error(json_int_t errcode, const char *errmsg)
@@ -40,43 +110,67 @@ static json_t *wx_error(json_int_t errcode, const char *errmsg)
 
 /* The first failed check of the exchange's appid, secret and grant_type
  * (in WeChat's order), or NULL when all pass. */
-static json_t *check_params(struct standin *s, const char *query)
+static json_t *check_params(struct standin *s, const struct param_value *params)
 {
-    if (!param_is(query, "appid", s->cfg->appid))
+    if (!param_is(&params[PARAM_APPID], s->cfg->appid))
         return wx_error(40013, "invalid appid");
-    if (!param_is(query, "secret", s->cfg->secret))
+    if (!param_is(&params[PARAM_SECRET], s->cfg->secret))
         return wx_error(40125, "invalid appsecret");
-    if (!param_is(query, "grant_type", "authorization_code"))
+    if (!param_is(&params[PARAM_GRANT_TYPE], "authorization_code"))
         return wx_error(40002, "invalid grant_type");
     return NULL;
 }
 
-/* What WeChat answers to a plain exchange of code e (NULL: unknown), and
- * the code marked used. */
-static json_t *exchange_json(struct standin *s, const char *query, struct code_entry *e,
-                             long long now_ms)
+int exchange_session_encode(struct code_entry *e)
 {
-    json_t *err = check_params(s, query);
+    char key[BASE64_ENCODED_LEN(16) + 1];
+    base64_encode(e->session_key, sizeof(e->session_key), key);
+    json_t *v = json_pack("{s:s, s:s}", "session_key", key, "openid", e->openid);
+    if (v && e->unionid[0] && json_object_set_new(v, "unionid", json_string(e->unionid)) < 0) {
+        json_decref(v);
+        v = NULL;
+    }
+    free(e->session);
+    e->session = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    return e->session ? 0 : -1;
+}
+
+/* The error WeChat answers to a plain exchange of code e (NULL: unknown),
+ * or NULL when the exchange succeeds. */
+static json_t *exchange_error(struct standin *s, const struct param_value *params,
+                              const struct code_entry *e, long long now_ms)
+{
+    json_t *err = check_params(s, params);
     if (err)
         return err;
     if (!e || now_ms - e->issued_ms > CODES_TTL_MS)
         return wx_error(40029, "invalid code");
     if (e->used)
         return wx_error(40163, "code been used");
-    e->used = true;
-    char key[BASE64_ENCODED_LEN(16) + 1];
-    base64_encode(e->session_key, sizeof(e->session_key), key);
-    json_t *v = json_pack("{s:s, s:s}", "session_key", key, "openid", e->openid);
-    if (v && e->unionid[0] && json_object_set_new(v, "unionid", json_string(e->unionid)) < 0) {
-        json_decref(v);
-        return NULL;
+    return NULL;
+}
+
+/* Answer a plain exchange of code e (NULL: unknown) as WeChat does; a
+ * successful one marks the code used and answers its encoded session. */
+static void answer_exchange(struct standin *s, const struct param_value *params,
+                            struct code_entry *e, long long now_ms, struct answer *a)
+{
+    json_t *err = exchange_error(s, params, e, now_ms);
+    if (err) {
+        answer_json(a, 200, "text/plain", err);
+        return;
     }
-    return v;
+    e->used = true;
+    if (e->session)
+        answer_text(a, 200, "text/plain", e->session);
+    else
+        answer_json(a, 200, "text/plain", NULL); /* never expected: the logged 500 */
 }
 
 /* Answer the exchange of code e (NULL: unknown) with the reply behaviour
  * `reply` ("" for a plain exchange). */
-static void answer_reply(struct standin *s, const char *query, struct code_entry *e,
+static void answer_reply(struct standin *s, const struct param_value *params, struct code_entry *e,
                          const char *reply, long long now_ms, struct answer *a)
 {
     long errcode;
@@ -89,31 +183,34 @@ static void answer_reply(struct standin *s, const char *query, struct code_entry
             e->used = true;
         answer_json(a, 200, "text/plain", wx_error(errcode, "stand-in failure"));
     } else {
-        answer_json(a, 200, "text/plain", exchange_json(s, query, e, now_ms));
+        answer_exchange(s, params, e, now_ms, a);
     }
 }
 
-long exchange_start(struct standin *s, const char *query, long long now_ms, struct answer *a,
-                    struct exchange_later **later)
+long exchange_start(struct standin *s, const char *query, size_t len, long long now_ms,
+                    struct answer *a, struct exchange_later **later)
 {
-    struct code_entry *e = find_code(s, query);
+    struct param_value params[PARAM_COUNT];
+    params_find(query, len, params);
+    struct code_entry *e = find_code(s, params);
     const char *reply = e && !e->used && e->reply ? e->reply : "";
     if (e && !e->used && e->delay_ms > 0) {
         struct exchange_later *x = xcalloc(1, sizeof(*x));
-        x->query = xstrdup(query);
+        x->query = xstrndup(query, len);
         x->reply = xstrdup(reply);
         *later = x;
         return e->delay_ms;
     }
-    answer_reply(s, query, e, reply, now_ms, a);
+    answer_reply(s, params, e, reply, now_ms, a);
     return 0;
 }
 
 void exchange_finish(struct standin *s, const struct exchange_later *later, long long now_ms,
                      struct answer *a)
 {
-    struct code_entry *e = find_code(s, later->query);
-    answer_reply(s, later->query, e, later->reply, now_ms, a);
+    struct param_value params[PARAM_COUNT];
+    params_find(later->query, strlen(later->query), params);
+    answer_reply(s, params, find_code(s, params), later->reply, now_ms, a);
 }
 
 void exchange_later_free(struct exchange_later *later)

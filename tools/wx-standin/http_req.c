@@ -13,13 +13,23 @@
 long http_req_head_end(const char *buf, size_t len, size_t *scanned)
 {
     size_t i = *scanned;
-    for (; i < len; i++) {
-        if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
+    while (i < len) {
+        /* The line up to the next LF may hold a CR only right before it
+         * (or as the last byte yet, when there is no LF). */
+        const char *lf = memchr(buf + i, '\n', len - i);
+        size_t stop = lf ? (size_t)(lf - buf) : len;
+        const char *cr = memchr(buf + i, '\r', stop - i);
+        if (cr && (size_t)(cr - buf) + 1 < stop)
             return -1;
-        if (buf[i] == '\r' && i + 1 < len && buf[i + 1] != '\n')
+        if (!lf) {
+            i = len;
+            break;
+        }
+        if (stop == 0 || buf[stop - 1] != '\r')
             return -1;
-        if (buf[i] == '\n' && i >= 3 && memcmp(buf + i - 3, "\r\n\r\n", 4) == 0)
-            return (long)i + 1;
+        if (stop >= 3 && memcmp(buf + stop - 3, "\r\n\r\n", 4) == 0)
+            return (long)stop + 1;
+        i = stop + 1;
     }
     *scanned = i > 0 && buf[i - 1] == '\r' ? i - 1 : i; /* look at a final CR again */
     return 0;

@@ -1,6 +1,7 @@
 /* issue.c -- issuing codes with their user data, signed and encrypted. */
 #include "issue.h"
 #include "crypto.h"
+#include "exchange.h"
 #include "query.h"
 #include "text.h"
 #include "util.h"
@@ -186,12 +187,14 @@ static int encrypt(const unsigned char key[16], const char *text, size_t len, ch
     return 0;
 }
 
-/* Fill the new code's entry: session_key, ids, delay and reply. */
+/* Fill the new code's entry: session_key, ids, the exchange's answer,
+ * delay and reply. */
 static int fill_entry(struct standin *s, struct code_entry *e, const struct issue_params *p)
 {
     if (RAND_bytes(e->session_key, sizeof(e->session_key)) != 1 ||
         hashed_id('o', s->cfg->appid, ":", p->user, e->openid) < 0 ||
-        (strcmp(p->unionid, "1") == 0 && hashed_id('u', "union:", "", p->user, e->unionid) < 0))
+        (strcmp(p->unionid, "1") == 0 && hashed_id('u', "union:", "", p->user, e->unionid) < 0) ||
+        exchange_session_encode(e) < 0)
         return -1;
     e->delay_ms = delay_of(p);
     if (p->reply[0])

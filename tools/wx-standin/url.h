@@ -9,9 +9,21 @@
 
 #include <stddef.h>
 
+/* The path and query of a target, as slices borrowed from it. */
+struct url_target {
+    const char *path;
+    size_t path_len;
+    const char *query; /* without '?'; query_len 0 when there is none */
+    size_t query_len;
+};
+
+/* Cut target[0..len) into t without copying. A target with no '?' has an
+ * empty query; a fragment is dropped. */
+void url_cut_target(const char *target, size_t len, struct url_target *t);
+
 /* Copy the path of target[0..len) into path and its query (without '?')
- * into query, both cleared first and NUL-terminated (buf_str). A target
- * with no '?' has an empty query; a fragment is dropped. */
+ * into query, both cleared first and NUL-terminated (buf_str), as
+ * url_cut_target() cuts them. */
 void url_split_target(const char *target, size_t len, struct buf *path, struct buf *query);
 
 #endif

@@ -1,7 +1,7 @@
 /* test_routes.c -- tools/wx-standin: url.c (path and query of a target),
  * text.c (UTF-8 checks, percent-encoding, decimal integers) and the
  * handlers behind routes.c driven with parsed requests: exact paths,
- * parameters through query_get (case-insensitive names, bad escapes and
+ * parameters read as query_get reads them (case-insensitive names, bad escapes and
  * over-long values refused), gender and delayMs rules, the JSON key order
  * of rawData, errcode:N replies and avatar names. */
 #include <setjmp.h>
