@@ -44,22 +44,30 @@ long query_decode(const char *in, size_t len, char *out, size_t cap)
     return (long)o;
 }
 
+bool query_next(const char **p, const char *end, struct query_pair *pair)
+{
+    if (*p >= end)
+        return false;
+    const char *amp = memchr(*p, '&', (size_t)(end - *p));
+    size_t pair_len = amp ? (size_t)(amp - *p) : (size_t)(end - *p);
+    const char *eq = memchr(*p, '=', pair_len);
+    pair->key = *p;
+    pair->key_len = eq ? (size_t)(eq - *p) : pair_len;
+    pair->value = eq ? eq + 1 : "";
+    pair->value_len = eq ? pair_len - pair->key_len - 1 : 0;
+    *p += pair_len + (amp ? 1 : 0);
+    return true;
+}
+
 long query_get(const char *query, const char *name, char *out, size_t cap)
 {
     char key[128];
-    const char *p = query ? query : "";
-    while (*p) {
-        const char *end = strchr(p, '&');
-        size_t pair_len = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', pair_len);
-        size_t key_len = eq ? (size_t)(eq - p) : pair_len;
-        long k = query_decode(p, key_len, key, sizeof(key));
-        if (k >= 0 && strcasecmp(key, name) == 0) {
-            if (!eq)
-                return query_decode("", 0, out, cap);
-            return query_decode(eq + 1, pair_len - key_len - 1, out, cap);
-        }
-        p += pair_len + (end ? 1 : 0);
+    const char *p = query ? query : "", *end = p + strlen(p);
+    struct query_pair pair;
+    while (query_next(&p, end, &pair)) {
+        long k = query_decode(pair.key, pair.key_len, key, sizeof(key));
+        if (k >= 0 && strcasecmp(key, name) == 0)
+            return query_decode(pair.value, pair.value_len, out, cap);
     }
     return QUERY_NOT_FOUND;
 }

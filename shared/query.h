@@ -3,6 +3,7 @@
 #ifndef SHARED_QUERY_H
 #define SHARED_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum query_status {
@@ -16,6 +17,17 @@ enum query_status {
  * into out, which holds `cap` bytes including the terminating NUL. Returns
  * the decoded length, or QUERY_TOO_LONG / QUERY_MALFORMED. */
 long query_decode(const char *in, size_t len, char *out, size_t cap);
+
+/* One name=value pair of a query as sent (not decoded), borrowed from it. */
+struct query_pair {
+    const char *key, *value; /* value is "" for a pair without '=' */
+    size_t key_len, value_len;
+};
+
+/* Cut the next pair off the query text [*p, end) into *pair and move *p
+ * past it; empty pairs ("&&") are pairs with an empty key. Returns false
+ * when *p has reached end. */
+bool query_next(const char **p, const char *end, struct query_pair *pair);
 
 /* Find parameter `name` (compared case-insensitively, after decoding) in
  * `query` (the text after '?', without a fragment; NULL counts as empty) and

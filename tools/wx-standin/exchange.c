@@ -21,75 +21,48 @@ struct exchange_later {
 /* The parameters an exchange reads, in the order of `param_names`. */
 enum param { PARAM_APPID, PARAM_SECRET, PARAM_GRANT_TYPE, PARAM_JS_CODE, PARAM_COUNT };
 
-static const struct {
-    const char *name;
-    size_t len;
-} param_names[PARAM_COUNT] = {{"appid", 5}, {"secret", 6}, {"grant_type", 10}, {"js_code", 7}};
+static const char *const param_names[PARAM_COUNT] = {"appid", "secret", "grant_type", "js_code"};
 
-/* A parameter's value as sent (not decoded); v is NULL when it is absent. */
-struct param_value {
-    const char *v;
-    size_t len;
-};
-
-/* query_decode(in, len, out, cap), with a plain copy when in[0..len)
- * holds nothing to decode ('%' or '+'). in holds no NUL (request targets
- * are printable ASCII). */
-static long decode(const char *in, size_t len, char *out, size_t cap)
-{
-    if (len >= cap || memchr(in, '%', len) || memchr(in, '+', len))
-        return query_decode(in, len, out, cap);
-    memcpy(out, in, len);
-    out[len] = '\0';
-    return (long)len;
-}
-
-/* Which of param_names the key k[0..len) is, after decoding and compared
+/* Which of param_names the key k[0..len) is, decoded and compared
  * case-insensitively as query_get() does; PARAM_COUNT for none. */
 static enum param param_of(const char *k, size_t len)
 {
     char key[16]; /* longer than every name: a longer key matches none */
-    long n = decode(k, len, key, sizeof(key));
-    if (n < 0)
+    if (query_decode(k, len, key, sizeof(key)) < 0)
         return PARAM_COUNT;
     int i = 0;
-    while (i < PARAM_COUNT &&
-           ((size_t)n != param_names[i].len || strcasecmp(key, param_names[i].name) != 0))
+    while (i < PARAM_COUNT && strcasecmp(key, param_names[i]) != 0)
         i++;
     return (enum param)i;
 }
 
-/* Find the exchange's parameters in query[0..len) in one pass, the first
- * occurrence of each, as query_get() would (a parameter without '=' has
- * the empty value). */
-static void params_find(const char *query, size_t len, struct param_value out[PARAM_COUNT])
+/* The exchange's parameters in query[0..len), found in one pass: the
+ * first occurrence of each, as query_get() finds it; value NULL when a
+ * parameter is absent. */
+static void params_find(const char *query, size_t len, struct query_pair out[PARAM_COUNT])
 {
     const char *p = query, *end = query + len;
+    struct query_pair pair;
     memset(out, 0, PARAM_COUNT * sizeof(*out));
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        size_t pair_len = amp ? (size_t)(amp - p) : (size_t)(end - p);
-        const char *eq = memchr(p, '=', pair_len);
-        size_t key_len = eq ? (size_t)(eq - p) : pair_len;
-        enum param i = param_of(p, key_len);
-        if (i != PARAM_COUNT && !out[i].v) {
-            out[i].v = eq ? eq + 1 : "";
-            out[i].len = eq ? pair_len - key_len - 1 : 0;
-        }
-        p += pair_len + (amp ? 1 : 0);
+    while (query_next(&p, end, &pair)) {
+        enum param i = param_of(pair.key, pair.key_len);
+        if (i != PARAM_COUNT && !out[i].value)
+            out[i] = pair;
     }
 }
 
-/* Decode parameter value pv into out (EXCHANGE_PARAM_CAP bytes). Returns
- * its length, or a negative enum query_status (QUERY_NOT_FOUND when absent). */
-static long param_decode(const struct param_value *pv, char out[EXCHANGE_PARAM_CAP])
+/* Decode parameter pv's value into out (EXCHANGE_PARAM_CAP bytes).
+ * Returns its length, or a negative enum query_status (QUERY_NOT_FOUND
+ * when absent). */
+static long param_decode(const struct query_pair *pv, char out[EXCHANGE_PARAM_CAP])
 {
-    return pv->v ? decode(pv->v, pv->len, out, EXCHANGE_PARAM_CAP) : QUERY_NOT_FOUND;
+    return pv->value ? query_decode(pv->value, pv->value_len, out, EXCHANGE_PARAM_CAP)
+                     : QUERY_NOT_FOUND;
 }
 
 /* The entry of the request's js_code, or NULL (also when js_code is
  * missing, malformed or too long). */
-static struct code_entry *find_code(struct standin *s, const struct param_value *params)
+static struct code_entry *find_code(struct standin *s, const struct query_pair *params)
 {
     char code[EXCHANGE_PARAM_CAP];
     long n = param_decode(&params[PARAM_JS_CODE], code);
@@ -97,7 +70,7 @@ static struct code_entry *find_code(struct standin *s, const struct param_value 
 }
 
 /* true when parameter pv is present, decodable and equals `want`. */
-static bool param_is(const struct param_value *pv, const char *want)
+static bool param_is(const struct query_pair *pv, const char *want)
 {
     char v[EXCHANGE_PARAM_CAP];
     return param_decode(pv, v) >= 0 && strcmp(v, want) == 0;
@@ -110,7 +83,7 @@ static json_t *wx_error(json_int_t errcode, const char *errmsg)
 
 /* The first failed check of the exchange's appid, secret and grant_type
  * (in WeChat's order), or NULL when all pass. */
-static json_t *check_params(struct standin *s, const struct param_value *params)
+static json_t *check_params(struct standin *s, const struct query_pair *params)
 {
     if (!param_is(&params[PARAM_APPID], s->cfg->appid))
         return wx_error(40013, "invalid appid");
@@ -138,7 +111,7 @@ int exchange_session_encode(struct code_entry *e)
 
 /* The error WeChat answers to a plain exchange of code e (NULL: unknown),
  * or NULL when the exchange succeeds. */
-static json_t *exchange_error(struct standin *s, const struct param_value *params,
+static json_t *exchange_error(struct standin *s, const struct query_pair *params,
                               const struct code_entry *e, long long now_ms)
 {
     json_t *err = check_params(s, params);
@@ -153,7 +126,7 @@ static json_t *exchange_error(struct standin *s, const struct param_value *param
 
 /* Answer a plain exchange of code e (NULL: unknown) as WeChat does; a
  * successful one marks the code used and answers its encoded session. */
-static void answer_exchange(struct standin *s, const struct param_value *params,
+static void answer_exchange(struct standin *s, const struct query_pair *params,
                             struct code_entry *e, long long now_ms, struct answer *a)
 {
     json_t *err = exchange_error(s, params, e, now_ms);
@@ -170,7 +143,7 @@ static void answer_exchange(struct standin *s, const struct param_value *params,
 
 /* Answer the exchange of code e (NULL: unknown) with the reply behaviour
  * `reply` ("" for a plain exchange). */
-static void answer_reply(struct standin *s, const struct param_value *params, struct code_entry *e,
+static void answer_reply(struct standin *s, const struct query_pair *params, struct code_entry *e,
                          const char *reply, long long now_ms, struct answer *a)
 {
     long errcode;
@@ -190,7 +163,7 @@ static void answer_reply(struct standin *s, const struct param_value *params, st
 long exchange_start(struct standin *s, const char *query, size_t len, long long now_ms,
                     struct answer *a, struct exchange_later **later)
 {
-    struct param_value params[PARAM_COUNT];
+    struct query_pair params[PARAM_COUNT];
     params_find(query, len, params);
     struct code_entry *e = find_code(s, params);
     const char *reply = e && !e->used && e->reply ? e->reply : "";
@@ -208,7 +181,7 @@ long exchange_start(struct standin *s, const char *query, size_t len, long long 
 void exchange_finish(struct standin *s, const struct exchange_later *later, long long now_ms,
                      struct answer *a)
 {
-    struct param_value params[PARAM_COUNT];
+    struct query_pair params[PARAM_COUNT];
     params_find(later->query, strlen(later->query), params);
     answer_reply(s, params, find_code(s, params), later->reply, now_ms, a);
 }

@@ -1,11 +1,13 @@
 /* test_query.c -- shared/query.c: percent-decoding ('+', escapes, NUL,
- * bounds) and parameter look-up (case-insensitive names, first wins). */
+ * bounds), cutting a query into pairs, and parameter look-up
+ * (case-insensitive names, first wins). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "query.h"
@@ -146,6 +148,33 @@ static void test_get_value_errors(void **state)
     assert_int_equal(query_get("a=%4&b=1", "a", out, sizeof(out)), QUERY_MALFORMED);
 }
 
+/* Cut query into pairs and print them as "key:value|" into out. */
+static void pairs_of(const char *query, size_t len, char *out, size_t cap)
+{
+    const char *p = query, *end = query + len;
+    struct query_pair pair;
+    size_t o = 0;
+    out[0] = '\0';
+    while (query_next(&p, end, &pair) && o < cap)
+        o += (size_t)snprintf(out + o, cap - o, "%.*s:%.*s|", (int)pair.key_len, pair.key,
+                              (int)pair.value_len, pair.value);
+    assert_true(p == end);
+}
+
+static void test_next_cuts_pairs(void **state)
+{
+    (void)state;
+    char out[128];
+    pairs_of("a=1&&b&c=&d=x=y", 15, out, sizeof(out));
+    assert_string_equal(out, "a:1|:|b:|c:|d:x=y|");
+    pairs_of("a=1&", 4, out, sizeof(out)); /* a final '&' leaves no empty pair */
+    assert_string_equal(out, "a:1|");
+    pairs_of("", 0, out, sizeof(out));
+    assert_string_equal(out, "");
+    pairs_of("k=v&rest", 3, out, sizeof(out)); /* stops at end, not at NUL */
+    assert_string_equal(out, "k:v|");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +182,7 @@ int main(void)
         cmocka_unit_test(test_decode_bad_escapes),
         cmocka_unit_test(test_decode_nul),
         cmocka_unit_test(test_decode_too_long),
+        cmocka_unit_test(test_next_cuts_pairs),
         cmocka_unit_test(test_get_finds_and_decodes),
         cmocka_unit_test(test_get_case_insensitive_names),
         cmocka_unit_test(test_get_first_wins),
