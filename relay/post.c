@@ -24,11 +24,12 @@
 #define POST_BATCH_FULL 64
 /* A writer posting at least this many messages a second (averaged over its
  * last batches) is busy: it waits RELAY_BATCH_DELAY_BUSY between batches,
- * until its rate falls below POST_BUSY_LEAVE. A batch costs PostgreSQL
- * 1 to 2 ms of CPU whatever its size; at these rates batches of 4 or 5
- * messages every 5 ms cost it a fifth to two fifths of a core per writer,
- * which the relay, nginx and the clients need more (docs/relay.md, "Busy
- * writers wait longer"). */
+ * when that is set (off by default), until its rate falls below
+ * POST_BUSY_LEAVE. A batch costs PostgreSQL about the same whatever its
+ * size, so on a machine where PostgreSQL's CPU is scarce, fewer batches
+ * leave more of it to the relay, nginx and the clients; where it is not,
+ * the longer delay only adds latency (docs/relay.md, "Busy writers wait
+ * longer"). */
 #define POST_BUSY_ENTER 800
 #define POST_BUSY_LEAVE 400
 /* The rate is averaged over about this long (ms), so a writer enters the
