@@ -78,6 +78,7 @@ struct conn {
     long long created_ms, last_rx_ms, last_ping_ms, deadline_ms;
     long long last_flush_ms; /* last write attempt of queued bytes */
     bool due;                /* on the flush-due list (waits for the tick) */
+    bool flush_soon;         /* written this turn, not at the tick (conn_flush_soon) */
     struct conn *due_prev, *due_next;
     size_t read_budget;
     struct conn *prev, *next, *dirty_next, *hash_next;

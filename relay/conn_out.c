@@ -90,6 +90,12 @@ void conn_send_json(struct conn *c, char *json, size_t len)
     conn_touch(c);
 }
 
+void conn_flush_soon(struct conn *c)
+{
+    c->flush_soon = true;
+    conn_touch(c);
+}
+
 int conn_send_frame(struct conn *c, struct frame *f)
 {
     if (c->state != CONN_OPEN)
@@ -164,6 +170,7 @@ void conn_flush(struct conn *c)
 {
     if (c->state == CONN_DEAD)
         return;
+    c->flush_soon = false;
     if (c->out.bytes) {
         c->last_flush_ms = loop_now_ms();
         ssize_t w = outq_write(&c->out, c->fd);
@@ -257,7 +264,8 @@ static void conn_flush_or_defer(struct conn *c, long long now)
         conn_flush(c);
     } else if (c->write_armed) {
         /* socket full: EPOLLOUT writes it */
-    } else if (now - c->last_flush_ms >= cfg.flush_interval_ms) {
+    } else if (c->flush_soon || now - c->last_flush_ms >= cfg.flush_interval_ms) {
+        conn_undue(c);
         conn_flush(c);
     } else {
         conn_defer(c, now);

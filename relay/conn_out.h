@@ -19,6 +19,11 @@ void conn_send_json(struct conn *c, char *json, size_t len);
  * connection is closed with 4008 instead. Returns 0, or -1 when closed. */
 int conn_send_frame(struct conn *c, struct frame *f);
 
+/* Have c written in this turn's before-sleep pass rather than at its flush
+ * tick: its queue holds an answer its client is waiting for (the echo of
+ * its own message, which is its acknowledgement). */
+void conn_flush_soon(struct conn *c);
+
 /* Send {"type":"error",...} (cid may be NULL). */
 void conn_send_error(struct conn *c, const char *code, const char *msg, const char *cid);
 
@@ -29,7 +34,8 @@ void conn_reject_session(struct conn *c, const char *msg);
  * An open connection written less than RELAY_FLUSH_INTERVAL ago is put on
  * the flush-due list instead: one loop timer writes that list at the next
  * interval boundary, so a busy connection gets many frames per writev
- * while a quiet one is still written at once. */
+ * while a quiet one is still written at once, and one marked by
+ * conn_flush_soon() is written now. */
 void conn_before_sleep(void);
 
 /* Queue raw bytes (an HTTP answer) and close once they are written. */

@@ -85,7 +85,8 @@ static void room_deliver(struct room *r, const struct store_row *row)
                 conn_close(m, 4008, "too slow");
         } else if (m->state == CONN_OPEN && row->seq >= m->next_seq) {
             m->next_seq = row->seq + 1;
-            conn_send_frame(m, variant(&v, row, r->name, user, num));
+            if (conn_send_frame(m, variant(&v, row, r->name, user, num)) == 0 && user)
+                conn_flush_soon(m); /* its own message: the sender waits for it */
         }
     }
     r->busy--;
