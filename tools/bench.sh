@@ -32,7 +32,7 @@ A_RATE=${A_RATE:-10}                                # messages/s per sender
 B_STEPS=${B_STEPS:-10,50,100,200,500,1000}                # senders over 100 rooms of 10
 B_RATE=${B_RATE:-10}
 C_CONNS=${C_CONNS:-10000}                           # idle connections
-D_COUNT=${D_COUNT:-15000}                           # logins prepared (codes fetched)
+D_COUNT=${D_COUNT:-40000}                           # logins prepared (codes fetched)
 E_CONNS=${E_CONNS:-100} E_ROOMS=${E_ROOMS:-10} E_WINDOW=${E_WINDOW:-16}
 STEP_SECONDS=${STEP_SECONDS:-4}
 BENCH_RUNS=${BENCH_RUNS:-3}                         # runs of d and e (median reported)
