@@ -124,29 +124,49 @@ test('bare-relay closes a request that is not a WebSocket upgrade', async () => 
   }
 });
 
-test('a short loadgen chat run through bare-relay delivers every message once', async () => {
+// Run `loadgen chat` against a fresh bare-relay (20 connections in 2 rooms)
+// with the given load options; returns its JSON report.
+async function chatThroughBare(load) {
   const b = await startBare();
   const sessions = path.join(tmp, 'sessions');
   fs.writeFileSync(sessions, Array.from({ length: 20 }, (_, i) => `id${i} skey${i}\n`).join(''));
-  let report;
   try {
     const r = spawnSync(LOADGEN, ['chat', '--label', 'test', '--addr', `127.0.0.1:${b.port}`,
       '--sessions', sessions, '--conns', '20', '--rooms', '2', '--room-prefix', 'lg',
-      '--steps', '2,4', '--rate', '10', '--step-seconds', '1', '--drain-seconds', '1',
+      ...load, '--step-seconds', '1', '--drain-seconds', '1',
       '--all-steps', '--p99-limit-ms', '100000', '--min-ratio', '0.99',
       '--relay-pid', String(b.child.pid)], { encoding: 'utf8', timeout: 60000 });
     assert.equal(r.status, 0, r.stderr);
-    report = JSON.parse(r.stdout);
+    return JSON.parse(r.stdout);
   } finally {
     assert.deepEqual(await stopBare(b), { code: 0, signal: null });
   }
+}
+
+function assertNothingLost(report, steps) {
   assert.equal(report.failed, 0);
   assert.equal(report.lost_total, 0);
   assert.equal(report.duplicated_total, 0);
-  assert.equal(report.steps.length, 2);
+  assert.equal(report.steps.length, steps);
   for (const s of report.steps) {
     assert.ok(s.ok, JSON.stringify(s));
     assert.ok(s.sent > 0);
     assert.equal(s.delivered, s.expected, JSON.stringify(s));
   }
+}
+
+test('a short loadgen chat run through bare-relay delivers every message once', async () => {
+  const report = await chatThroughBare(['--steps', '2,4', '--rate', '10']);
+  assertNothingLost(report, 2);
+});
+
+// Scenario (e)'s closed loop: each sender keeps `window` messages
+// unacknowledged and sends the next ones as echoes arrive, several echoes'
+// worth in one write.
+test('a closed-loop loadgen run keeps its window full and loses nothing', async () => {
+  const report = await chatThroughBare(['--steps', '10', '--rate', '0', '--window', '4']);
+  assertNothingLost(report, 1);
+  const s = report.steps[0];
+  assert.equal(s.acked, s.sent, JSON.stringify(s));
+  assert.ok(s.sent > 10 * 4 * 20, `the loop went round many times: ${s.sent} sent`);
 });

@@ -125,6 +125,26 @@ static int conn_queue_frame(struct chat_run *r, struct wconn *c, int op, const v
     return 0;
 }
 
+/* Queue one benchmark message on c without writing it. Returns 0, or -1
+ * when the connection cannot take it (counted as send_blocked). */
+static int conn_queue_message(struct chat_run *r, struct wconn *c, int64_t t_ns)
+{
+    struct chat_step *st = r->st;
+    char msg[128];
+    size_t n = chat_message_format(msg, sizeof msg, t_ns, c->idx, c->k);
+    int members = r->room_ready[c->room];
+    st->expected += (uint64_t)members;
+    if (c->state != WC_OPEN || !c->ready || n == 0 ||
+        conn_queue_frame(r, c, WS_OP_TEXT, msg, n) != 0) {
+        st->send_blocked++;
+        return -1;
+    }
+    c->k++;
+    c->inflight++;
+    st->sent++;
+    return 0;
+}
+
 void wconn_start(struct chat_run *r, struct wconn *c)
 {
     c->fd = net_connect_start(&r->o->addr);
@@ -243,8 +263,10 @@ static void on_chat(struct chat_run *r, struct wconn *c, const struct chat_frame
         st->acked++;
     if (c->inflight > 0)
         c->inflight--;
+    /* Closed loop: the next message goes out with the others this read
+     * acknowledged, in one write after the read's last frame. */
     if (r->o->rate <= 0 && c->idx < st->senders && now < st->send_end_ns)
-        wconn_send_message(r, c, now);
+        conn_queue_message(r, c, now);
 }
 
 /* An error frame: the relay refused one of this sender's messages. */
@@ -338,6 +360,10 @@ static void conn_frames(struct chat_run *r, struct wconn *c, size_t off)
     }
     if (c->state == WC_DONE)
         return;
+    if (c->woff < c->wlen)
+        conn_flush(r, c);
+    if (c->state == WC_DONE)
+        return;
     memmove(c->rbuf, c->rbuf + off, c->rlen - off);
     c->rlen -= off;
 }
@@ -384,19 +410,8 @@ void wconn_event(struct chat_run *r, struct wconn *c, uint32_t ev)
 
 int wconn_send_message(struct chat_run *r, struct wconn *c, int64_t t_ns)
 {
-    struct chat_step *st = r->st;
-    char msg[128];
-    size_t n = chat_message_format(msg, sizeof msg, t_ns, c->idx, c->k);
-    int members = r->room_ready[c->room];
-    st->expected += (uint64_t)members;
-    if (c->state != WC_OPEN || !c->ready || n == 0 ||
-        conn_queue_frame(r, c, WS_OP_TEXT, msg, n) != 0) {
-        st->send_blocked++;
+    if (conn_queue_message(r, c, t_ns) != 0)
         return -1;
-    }
-    c->k++;
-    c->inflight++;
-    st->sent++;
     conn_flush(r, c);
     return 0;
 }
