@@ -291,6 +291,12 @@ def nextfail: ([.steps[]? | select(.ok | not)] | first) as $f |
 def under50: ([.steps[]? | select(.ok and .p99_ms < 50)] | last) as $u |
     if $u == null then "no step had p99 under 50 ms" else
     "p99 under 50 ms up to \($u.deliveries_per_s | n)/s (\($u.senders) sender\(if $u.senders == 1 then "" else "s" end), p99 \($u.p99_ms | f2) ms)" end;
+# Steps during which every task of the machine waited 50 ms or more for
+# the disk (PSI "io full"): a commit waits with them, and so does delivery.
+def iostalls: [.steps[]? | select((.io_stall_ms // 0) >= 50)] |
+    if length == 0 then "" else
+    "; the disk stalled every task (PSI io full) at " +
+    (map("\(.deliveries_per_s | n)/s (\(.io_stall_ms | n) ms)") | join(", ")) end;
 def steprow($id; $what; $target):
     .scenarios[$id] as $s | ($s.last_good) as $g |
     if $s == null or $s.error then "| \($id) | \($what) | not run | \($target) | | | | | |" else
@@ -299,7 +305,7 @@ def steprow($id; $what; $target):
       if $f == null then "no step ran" else
       "no step passed: the first (\($f.senders) sender\(if $f.senders == 1 then "" else "s" end)) delivered \($f.deliveries_per_s | n)/s with p99 \($f.p99_ms | f2) ms" end else
       "\($g.deliveries_per_s | n) deliveries/s (\($g.senders) sender\(if $g.senders == 1 then "" else "s" end) × \($g.rate_per_sender | f2) msg/s)" end) +
-    " | \($target) | \(if $g then ($g | lat) else "–" end) | \($s | loss) | \($s | failed_conns) | \(if $g then ($g | cpu) else "–" end) | \($s | under50); \($s | nextfail)\(if $g.programs_cpu then "; CPU per message sent at the last good step (µs): " + ($g | progs("message"; $g.messages_per_s)) else "" end) |" end;
+    " | \($target) | \(if $g then ($g | lat) else "–" end) | \($s | loss) | \($s | failed_conns) | \(if $g then ($g | cpu) else "–" end) | \($s | under50); \($s | nextfail)\($s | iostalls)\(if $g.programs_cpu then "; CPU per message sent at the last good step (µs): " + ($g | progs("message"; $g.messages_per_s)) else "" end) |" end;
 .scenarios as $sc |
 "# make bench results",
 "",

@@ -169,4 +169,9 @@ test('a closed-loop loadgen run keeps its window full and loses nothing', async 
   const s = report.steps[0];
   assert.equal(s.acked, s.sent, JSON.stringify(s));
   assert.ok(s.sent > 10 * 4 * 20, `the loop went round many times: ${s.sent} sent`);
+  // Disk stalls of the step, from the kernel's pressure counters.
+  if (fs.existsSync('/proc/pressure/io')) {
+    assert.equal(typeof s.io_stall_ms, 'number', JSON.stringify(s));
+    assert.ok(s.io_stall_ms >= 0 && s.io_stall_ms <= 1000 * (s.seconds + 10), JSON.stringify(s));
+  }
 });

@@ -84,6 +84,7 @@ static void step_begin(struct chat_run *r, struct chat_step *st, int senders)
     st->relay_cpu0 = r->o->relay_pid ? proc_cpu_ns(r->o->relay_pid) : 0;
     st->relay_wait0 = r->o->relay_pid ? proc_runq_wait_ns(r->o->relay_pid) : 0;
     machine_ticks_read(&st->m0);
+    st->io_stall0_us = machine_io_stall_us();
     proc_snap_read(&r->o->cpu, &st->procs0);
     st->start_ns = now_ns() + 20000000; /* 20 ms lead */
     st->send_end_ns = st->start_ns + (int64_t)(r->o->step_s * 1e9);
@@ -241,6 +242,9 @@ static json_t *step_json(const struct chat_run *r, const struct chat_step *st)
                  1000);
     }
     set_real(j, "machine_busy", machine_busy_share(&st->m0, &m1), 1000);
+    int64_t io_stall1_us = machine_io_stall_us();
+    if (st->io_stall0_us >= 0 && io_stall1_us >= st->io_stall0_us)
+        set_real(j, "io_stall_ms", (double)(io_stall1_us - st->io_stall0_us) / 1000, 10);
     struct proc_snap procs1 = {0};
     proc_snap_read(&r->o->cpu, &procs1);
     json_t *programs =

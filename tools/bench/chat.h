@@ -71,6 +71,7 @@ struct chat_step {
     struct hist lat;
     int64_t cpu0, relay_cpu0, relay_wait0;
     struct machine_ticks m0;
+    int64_t io_stall0_us;    /* machine_io_stall_us() at the start */
     struct proc_snap procs0; /* the --cpu programs at the start */
 };
 

@@ -103,6 +103,20 @@ double machine_busy_share(const struct machine_ticks *a, const struct machine_ti
     return (double)(b->busy - a->busy) / (double)(b->total - a->total);
 }
 
+int64_t machine_io_stall_us(void)
+{
+    FILE *f = fopen("/proc/pressure/io", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long long total = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "full avg10=%*f avg60=%*f avg300=%*f total=%lld", &total) == 1)
+            break;
+    fclose(f);
+    return total;
+}
+
 int machine_cores(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

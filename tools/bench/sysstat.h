@@ -1,6 +1,6 @@
 /* sysstat.h -- clocks and CPU/memory readings for the load generator: its
- * own CPU (getrusage), another process's RSS and CPU (/proc/PID), and the
- * whole machine's busy share (/proc/stat). */
+ * own CPU (getrusage), another process's RSS and CPU (/proc/PID), the whole
+ * machine's busy share (/proc/stat) and its disk stalls (/proc/pressure/io). */
 #ifndef BENCH_SYSSTAT_H
 #define BENCH_SYSSTAT_H
 
@@ -36,6 +36,11 @@ int machine_ticks_read(struct machine_ticks *t);
 
 /* Busy share of all cores between two readings, 0..1 (0 when unknown). */
 double machine_busy_share(const struct machine_ticks *a, const struct machine_ticks *b);
+
+/* Time during which every runnable task of the machine waited for the
+ * disk ("full" line of /proc/pressure/io), in microseconds since boot, or
+ * -1 when the kernel does not report pressure. */
+int64_t machine_io_stall_us(void);
 
 /* Number of online cores. */
 int machine_cores(void);
