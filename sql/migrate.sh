@@ -62,3 +62,20 @@ SELECT CASE WHEN to_regprocedure('chat_create_partitions(integer)') IS NULL THEN
 SQL
 )
 echo "migrate: $created message partition(s) created ($ahead month(s) ahead)"
+
+# The trigram search index (022) indexes the letters the database's LC_CTYPE
+# classifies as letters: under C or POSIX, no Chinese ones.
+read -r cjk ctype < <("${psql_cmd[@]}" -tA -F ' ' <<'SQL'
+SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') AS trgm \gset
+\if :trgm
+SELECT cardinality(show_trgm(chr(20013) || chr(25991) || chr(23383))) > 0, datctype
+FROM pg_database WHERE datname = current_database();
+\else
+SELECT true, '';
+\endif
+SQL
+)
+if [ "$cjk" != t ]; then
+    echo "migrate: warning: the database's LC_CTYPE is $ctype, which has no Chinese letters:" \
+        "the text search index skips Chinese words (docs/database.md, \"Search and the character type\")" >&2
+fi

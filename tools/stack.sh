@@ -115,7 +115,11 @@ pg_init() {
     chmod 700 "$DIR/pg"
     if [ ! -f "$data/PG_VERSION" ]; then
         say "creating PostgreSQL cluster in $data"
-        as_pg "$PG_BIN/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-locale >"$DIR/pg-init.log" 2>&1 ||
+        # Byte order for every comparison (C); character classes of Unicode
+        # (C.UTF-8), so the trigram search indexes Chinese words too
+        # (docs/database.md, "Search and the character type").
+        as_pg "$PG_BIN/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-locale \
+            --lc-ctype=C.UTF-8 >"$DIR/pg-init.log" 2>&1 ||
             { cat "$DIR/pg-init.log" >&2; die "initdb failed"; }
     fi
 }

@@ -52,6 +52,8 @@ describe('migrations, roles and privileges (scratch database)', () => {
     const versions = owner('SELECT version FROM schema_migrations ORDER BY version').map((r) => r[0]);
     assert.deepEqual(versions, migrationFiles());
 
+    assert.doesNotMatch(first.stderr, /warning/, 'the cluster\'s C.UTF-8 character type knows Chinese letters');
+
     const second = migrate();
     assert.equal(second.status, 0, second.stderr);
     assert.doesNotMatch(second.stdout, /applied \d{3}_/);
@@ -63,6 +65,19 @@ describe('migrations, roles and privileges (scratch database)', () => {
                           FROM generate_series(0, 3) k`).map((r) => `messages_${r[0]}`);
     const parts = owner('SELECT partition FROM chat_partitions').map((r) => r[0]);
     for (const m of months) assert.ok(parts.includes(m), `${m} in ${parts}`);
+  });
+
+  test('a database whose character type has no Chinese letters gets a warning', () => {
+    const db = `${DB}_c`;
+    admin(`DROP DATABASE IF EXISTS ${db}`);
+    admin(`CREATE DATABASE ${db} TEMPLATE template0 LC_CTYPE 'C'`);
+    try {
+      const r = migrate(undefined, { DATABASE_URL: urlFor(db) });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /^migrate: warning: the database's LC_CTYPE is C, which has no Chinese letters: the text search index skips Chinese words/m);
+    } finally {
+      admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    }
   });
 
   test('a failing migration is rolled back whole and stops the run', () => {

@@ -40,20 +40,25 @@ const N = 1000000;          // messages
 const R = 8;                // rooms load_0 .. load_7
 const U = 500;              // users user_0 .. user_499
 const STEP = 13;            // seconds between messages: N * STEP is about 150 days
+const ZEBRAFISH_ZH = '斑马鱼';
 const WORDS = ['hello', 'world', 'lunch', 'meeting', 'coffee', 'deploy', 'weekend', 'music', 'travel', 'books'];
 const TEND = Math.floor(Date.now() / 1000) - 30;   // the newest message (epoch seconds)
 const T0 = TEND - (N - 1) * STEP;
 
 // Message i: room index i % R, room sequence i / R + 1 (dense per room, in
 // time order), user a skewed hash of i (NULL: an announcement), every 17th an
-// image, every 9973rd (+5) text mentions "zebrafish".
+// image, every 9973rd (+5) text mentions "zebrafish" and every 9967th (+3)
+// "斑马鱼" (zebrafish in Chinese: search must index Chinese words too).
 function msg(i) {
   const user = i % 1009 === 0 ? null
     : Math.min((i * 2654435761) % 1000003 % U, (i * 40503) % 999983 % U);
   const image = i % 17 === 0;
   let content;
   if (image) content = `https://img.example.com/${i}.png`;
-  else content = ['message', i, WORDS[(i * 7) % 10]].concat(i % 9973 === 5 ? ['zebrafish'] : []).join(' ');
+  else {
+    content = ['message', i, WORDS[(i * 7) % 10]].concat(i % 9973 === 5 ? ['zebrafish'] : [],
+      i % 9967 === 3 ? [ZEBRAFISH_ZH] : []).join(' ');
+  }
   return { room: i % R, seq: Math.floor(i / R) + 1, user, kind: image ? 'image' : 'text', content, t: TEND - (N - 1 - i) * STEP };
 }
 
@@ -73,7 +78,8 @@ SELECT ids.rid[i % :r + 1], i / :r + 1,
        CASE WHEN i % 17 = 0 THEN 'https://img.example.com/' || i || '.png'
             ELSE concat_ws(' ', 'message', i,
                            (ARRAY['${WORDS.join("','")}'])[i * 7 % 10 + 1],
-                           CASE WHEN i % 9973 = 5 THEN 'zebrafish' END) END,
+                           CASE WHEN i % 9973 = 5 THEN 'zebrafish' END,
+                           CASE WHEN i % 9967 = 3 THEN '${ZEBRAFISH_ZH}' END) END,
        to_timestamp(:t0 + i * :step)
 FROM ids, generate_series(0::bigint, :n - 1) i;
 UPDATE rooms SET last_seq = s.last FROM (SELECT room_id, max(seq) AS last FROM messages GROUP BY room_id) s
@@ -104,9 +110,10 @@ function readmeQueries() {
 }
 
 // Walk an EXPLAIN (FORMAT JSON) plan: partitions of messages read, indexes
-// used on them, and partitions removed at executor start.
+// used on them, partitions removed at executor start, and (EXPLAIN ANALYZE)
+// the rows the bitmap index scans returned.
 function planFacts(plan) {
-  const facts = { partitions: new Set(), indexes: new Set(), removed: 0 };
+  const facts = { partitions: new Set(), indexes: new Set(), removed: 0, indexRows: 0 };
   (function walk(node) {
     const rel = node['Relation Name'];
     if (rel && rel.startsWith('messages_')) {
@@ -115,6 +122,9 @@ function planFacts(plan) {
     }
     if (node['Node Type'] === 'Bitmap Index Scan' && node['Index Name'].startsWith('messages_')) {
       facts.indexes.add(node['Index Name']);
+    }
+    if (node['Node Type'] === 'Bitmap Index Scan' && 'Actual Rows' in node) {
+      facts.indexRows += node['Actual Rows'] * node['Actual Loops'];
     }
     facts.removed += node['Subplans Removed'] || 0;
     for (const child of node.Plans || []) walk(child);
@@ -164,13 +174,16 @@ describe('DBA queries on a million messages (sql/README.md)', () => {
   // (per_day and top_users take the ten days around the month boundary.)
   const varsOf = (name) => (['per_day', 'top_users'].includes(name)
     ? Object.assign({}, vars, { from: vars.pfrom, to: vars.pto }) : vars);
-  function run(name) {
+  // `extra` replaces some of the variables.
+  function run(name, extra = {}) {
     assert.ok(Q[name], `sql/README.md has no query ${name}`);
-    const rows = dba(`BEGIN;\nSELECT (extract(epoch FROM now()) * 1000000)::bigint;\n${Q[name]};\nCOMMIT;`, varsOf(name));
+    const rows = dba(`BEGIN;\nSELECT (extract(epoch FROM now()) * 1000000)::bigint;\n${Q[name]};\nCOMMIT;`,
+      Object.assign({}, varsOf(name), extra));
     return { now: Number(rows[0][0]), rows: rows.slice(1) };
   }
-  function explain(name) {
-    return planFacts(JSON.parse(dba(`EXPLAIN (FORMAT JSON) ${Q[name]}`, varsOf(name)).map((r) => r.join('')).join('\n')));
+  function explain(name, extra = {}, options = '') {
+    const plan = dba(`EXPLAIN (${options}FORMAT JSON) ${Q[name]}`, Object.assign({}, varsOf(name), extra));
+    return planFacts(JSON.parse(plan.map((r) => r.join('')).join('\n')));
   }
   const monthsOverlapping = (lo, hi) => partitions.filter((p) => p.start < hi && p.end > lo).map((p) => p.name).sort();
   const sender = (m) => [str(m.user === null ? null : uid[m.user]), m.user === null ? null : `user_${m.user}`];
@@ -252,6 +265,24 @@ describe('DBA queries on a million messages (sql/README.md)', () => {
     assert.deepEqual(run('search').rows, want);
     const plan = explain('search');
     assert.ok([...plan.indexes].some((ix) => /_content_idx$/.test(ix)), `indexes used: ${[...plan.indexes]}`);
+  });
+
+  test('5. search in Chinese: the trigram index finds Chinese words', () => {
+    const hits = [];
+    for (let i = 3; i < N; i += 9967) {
+      const m = msg(i);
+      if (m.kind === 'text') hits.push(m);
+    }
+    const want = hits.sort(byKeys((m) => -m.t)).slice(0, 50)
+      .map((m) => [`load_${m.room}`, str(m.seq), ts(m.t), ...sender(m), m.content]);
+    assert.ok(hits.length > 50);
+    assert.deepEqual(run('search', { words: ZEBRAFISH_ZH }).rows, want);
+    // The index itself narrows the search to the matches: under a character
+    // type without Chinese letters it yields no trigram for the word, and
+    // the scan returns every text message for the recheck.
+    const plan = explain('search', { words: ZEBRAFISH_ZH }, 'ANALYZE, ');
+    assert.ok([...plan.indexes].some((ix) => /_content_idx$/.test(ix)), `indexes used: ${[...plan.indexes]}`);
+    assert.equal(plan.indexRows, hits.length, 'rows the trigram index returned');
   });
 
   test('6. last_per_room: every room with its last message', () => {

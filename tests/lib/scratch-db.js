@@ -20,7 +20,7 @@ function psqlRun(url, script, vars = {}) {
   for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
   const r = spawnSync('psql', args, {
     input: script, encoding: 'utf8', maxBuffer: 256 << 20,
-    env: Object.assign({}, process.env, { PGTZ: 'UTC', PGDATESTYLE: 'ISO' }),
+    env: Object.assign({}, process.env, { PGTZ: 'UTC', PGDATESTYLE: 'ISO', PGCLIENTENCODING: 'UTF8' }),
   });
   const rows = (r.stdout || '').split('\n').filter((l) => l !== '')
     .map((l) => l.split('\x1f').map((c) => (c === '\x1e' ? null : c)));
