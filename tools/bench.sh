@@ -8,14 +8,15 @@
 # Environment (all optional):
 #   BENCH_OUT       where results go (default bench/ in the repository)
 #   BENCH_KEEP=1    keep the stack's directory (logs) after the run
-#   BENCH_ONLY      scenarios to run, e.g. "a c" (default "a b c d e bare"; bare is
-#                   (a) against tools/bare-relay, the machine's ceiling for it)
+#   BENCH_ONLY      scenarios to run, e.g. "a c" (default "a b c d e e_nosearch bare";
+#                   e_nosearch is (e) without the search index, bare is (a)
+#                   against tools/bare-relay, the machine's ceiling for it)
 #   BIN_DIR         programs to measure (default build/release)
 #   LOADGEN         the load generator (default build/release/tools/bench/loadgen)
 #   BARE            the bare broadcaster (default build/release/tools/bare-relay/bare-relay)
 #   A_FLUSH_MS      its flush interval (default 30, the relay's default)
 #   BENCH_BUDGET    seconds the whole run may take (default 290)
-#   BENCH_RUNS      runs of (d) and (e), whose median is reported (default 3)
+#   BENCH_RUNS      runs of (d), (e) and e_nosearch, whose median is reported (default 3)
 #   A_STEPS, A_RATE, B_STEPS, B_RATE, C_CONNS, D_COUNT, E_CONNS, E_ROOMS, E_WINDOW,
 #   STEP_SECONDS    scenario sizes (defaults below)
 set -euo pipefail
@@ -25,7 +26,7 @@ BIN_DIR=${BIN_DIR:-$ROOT/build/release}
 LOADGEN=${LOADGEN:-$ROOT/build/release/tools/bench/loadgen}
 BARE=${BARE:-$ROOT/build/release/tools/bare-relay/bare-relay}
 OUT=${BENCH_OUT:-$ROOT/bench}
-ONLY=${BENCH_ONLY:-a b c d e bare}
+ONLY=${BENCH_ONLY:-a b c d e e_nosearch bare}
 
 A_STEPS=${A_STEPS:-1,5,10,20,50,100,150,200,300,500}  # senders in the 1,000-client room
 A_RATE=${A_RATE:-10}                                # messages/s per sender
@@ -50,7 +51,7 @@ say() { echo "bench: $*" >&2; }
 
 [ -x "$LOADGEN" ] || die "no $LOADGEN: run make bench"
 want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-if want a || want b || want c || want e; then
+if want a || want b || want c || want e || want e_nosearch; then
     [ -x "$BIN_DIR/relay/relay" ] || die "no relay in $BIN_DIR: run make"
 fi
 [ -x "$BIN_DIR/login-fcgi/login-fcgi" ] || die "no login-fcgi in $BIN_DIR: run make"
@@ -201,18 +202,19 @@ if want b; then
         --step-seconds "$STEP_SECONDS" --drain-seconds 2 --p99-limit-ms 100 --min-ratio 0.99 \
         --relay-pid "$RELAY_PID"
 fi
-if want e; then
-    say "(e) publish throughput: $E_CONNS senders in $E_ROOMS rooms, window $E_WINDOW, $BENCH_RUNS runs"
+# e_runs NAME PREFIX: BENCH_RUNS closed-loop runs of (e) into rooms PREFIX1..,
+# their median as NAME, and what PostgreSQL holds for those rooms: rows, and
+# whether each room's ids are 1..last_seq.
+e_runs() {
+    local name=$1 prefix=$2
     for i in $(seq "$BENCH_RUNS"); do
-        lg "e$i" 60 chat --label e --addr "$RELAY_ADDR" --sessions "$DIR/sessions.e" \
-            --conns "$E_CONNS" --rooms "$E_ROOMS" --room-prefix "bench-e$i" --steps "$E_CONNS" \
+        lg "$name$i" 60 chat --label "$name" --addr "$RELAY_ADDR" --sessions "$DIR/sessions.e" \
+            --conns "$E_CONNS" --rooms "$E_ROOMS" --room-prefix "$prefix$i" --steps "$E_CONNS" \
             --rate 0 --window "$E_WINDOW" --step-seconds 8 --drain-seconds 3 \
             --p99-limit-ms 1000000 --min-ratio 0.99 --relay-pid "$RELAY_PID" ${E_CPU[@]+"${E_CPU[@]}"}
     done
-    median_run e '.steps[0].messages_per_s'
-    # What PostgreSQL holds: rows per room, and whether ids are 1..last_seq,
-    # over the rooms of every run.
-    psql "$ADMIN_DATABASE_URL" -XqtA -v ON_ERROR_STOP=1 >"$RUN/e-sql.json" <<'SQL'
+    median_run "$name" '.steps[0].messages_per_s'
+    psql "$ADMIN_DATABASE_URL" -XqtA -v ON_ERROR_STOP=1 -v pattern="$prefix%" >"$RUN/$name-sql.json" <<'SQL'
 SELECT json_build_object(
     'rooms', count(*),
     'rows', coalesce(sum(n), 0),
@@ -220,8 +222,12 @@ SELECT json_build_object(
 FROM (SELECT r.last_seq, count(m.seq) AS n, count(DISTINCT m.seq) AS distinct_seq,
              min(m.seq) AS lo, max(m.seq) AS hi
       FROM rooms r LEFT JOIN messages m ON m.room_id = r.id
-      WHERE r.name LIKE 'bench-e%' GROUP BY r.id) per_room;
+      WHERE r.name LIKE :'pattern' GROUP BY r.id) per_room;
 SQL
+}
+if want e; then
+    say "(e) publish throughput: $E_CONNS senders in $E_ROOMS rooms, window $E_WINDOW, $BENCH_RUNS runs"
+    e_runs e bench-e
 fi
 if want d; then
     say "(d) logins through nginx, 32 clients, $BENCH_RUNS runs"
@@ -233,6 +239,15 @@ if want d; then
     psql "$ADMIN_DATABASE_URL" -XqtA -c \
         "SELECT json_build_object('sessions', count(*)) FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE u.openid NOT LIKE 'bench-sql-%'" >"$RUN/d-sql.json"
+fi
+# (e) again without issue #6's trigram search index, dropped from this
+# throwaway database: what that index costs every message, which is the
+# DBA's choice (docs/bench.md, "(e) Publish throughput"). After (e) and (d),
+# which keep the index.
+if want e_nosearch; then
+    say "(e, no search index) the same with messages_text_trgm_idx dropped, $BENCH_RUNS runs"
+    psql "$ADMIN_DATABASE_URL" -Xq -v ON_ERROR_STOP=1 -c 'DROP INDEX messages_text_trgm_idx'
+    e_runs e_nosearch bench-f
 fi
 # (a) again with bare-relay in the relay's place (same nginx, same room and
 # steps): a broadcaster that stores nothing and checks no session, so what
@@ -306,6 +321,9 @@ def steprow($id; $what; $target):
       "no step passed: the first (\($f.senders) sender\(if $f.senders == 1 then "" else "s" end)) delivered \($f.deliveries_per_s | n)/s with p99 \($f.p99_ms | f2) ms" end else
       "\($g.deliveries_per_s | n) deliveries/s (\($g.senders) sender\(if $g.senders == 1 then "" else "s" end) × \($g.rate_per_sender | f2) msg/s)" end) +
     " | \($target) | \(if $g then ($g | lat) else "–" end) | \($s | loss) | \($s | failed_conns) | \(if $g then ($g | cpu) else "–" end) | \($s | under50); \($s | nextfail)\($s | iostalls)\(if $g.programs_cpu then "; CPU per message sent at the last good step (µs): " + ($g | progs("message"; $g.messages_per_s)) else "" end) |" end;
+def erow($id; $e; $what; $target): ($e.steps[0]? // null) as $s |
+    if $e == null or $e.error or $s == null then "| \($id) | publish throughput\($what) | not run | \($target) | | | | | |" else
+    "| \($id) | publish throughput, \($s.senders) senders in \($e.rooms) rooms, window \($s.window), straight to the relay\($what) | \($s.messages_per_s | n) messages/s committed\($e | runs) | \($target) | \($s | lat) | \($e | loss) | \($e | failed_conns) | \($s | cpu) | \($e.database.rows | n) rows in PostgreSQL over \($e.database.rooms | n) rooms, ids gap-free: \($e.database.gap_free)\(if $s.programs_cpu then "; CPU per message (µs): " + ($s | progs("message"; $s.messages_per_s)) else "" end) |" end;
 .scenarios as $sc |
 "# make bench results",
 "",
@@ -321,15 +339,15 @@ steprow("b"; "100 rooms × 10 clients, through nginx"; "–"),
  "| c | \($c.conns | n) idle connections, straight to the relay | \($c.relay_rss_per_conn_bytes | n) B of relay RSS per connection | ≤ 2,048 B | – | – | \($c | failed_conns) | – | RSS \($c.relay_rss_before_kb | n) → \($c.relay_rss_after_kb | n) KiB; connected in \($c.connect_seconds | f2) s; \($c.still_open | n) still open after the hold |" end),
 ($sc.d as $d | if $d == null or $d.error or $d.logins == null then "| d | logins | not run | ≥ 5,000/s | | | | | |" else
  "| d | logins through nginx, 32 clients (real /login) | \($d.logins_per_s | n) logins/s\($d | runs) | ≥ 5,000/s | \($d | lat) | – | \($d.failed) failed logins | \($d | cpu) | median run: \($d.logins | n) logins in \($d.seconds | f2) s; \($d.database.sessions // "–" | n) sessions in PostgreSQL for \($d.logins_total // $d.logins | n) logins\(if $d.programs_cpu then "; CPU per login (µs): " + ($d | progs("login"; $d.logins_per_s)) else "" end) |" end),
-($sc.e as $e | ($e.steps[0]? // null) as $s | if $e == null or $e.error or $s == null then "| e | publish throughput | not run | ≥ 50,000/s | | | | | |" else
- "| e | publish throughput, \($s.senders) senders in \($e.rooms) rooms, window \($s.window), straight to the relay | \($s.messages_per_s | n) messages/s committed\($e | runs) | ≥ 50,000/s | \($s | lat) | \($e | loss) | \($e | failed_conns) | \($s | cpu) | \($e.database.rows | n) rows in PostgreSQL over \($e.database.rooms | n) rooms, ids gap-free: \($e.database.gap_free)\(if $s.programs_cpu then "; CPU per message (µs): " + ($s | progs("message"; $s.messages_per_s)) else "" end) |" end),
+erow("e"; $sc.e; ""; "≥ 50,000/s"),
+erow("e, no search index"; $sc.e_nosearch; " (the trigram index of issue #6 dropped)"; "– (what the search index costs)"),
 "",
 "Latency is end to end: scheduled send time to receipt, measured by the load generator on one clock. Lost / dup are totals over the whole run of a scenario: ids a receiver skipped or still lacked 5 s after the last step while another member of its room had them, and ids seen twice or out of order; both must be 0. See docs/bench.md."
 '
 mkdir -p "$OUT"
-for s in a b c d e bare; do [ -f "$RUN/$s.json" ] || echo null >"$RUN/$s.json"; done
-[ -f "$RUN/e-sql.json" ] || echo null >"$RUN/e-sql.json"
-[ -f "$RUN/d-sql.json" ] || echo null >"$RUN/d-sql.json"
+for s in a b c d e e_nosearch bare e-sql e_nosearch-sql d-sql; do
+    [ -f "$RUN/$s.json" ] || echo null >"$RUN/$s.json"
+done
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$CPU_MODEL" \
     --argjson cores "$(nproc)" --arg kernel "$(uname -r)" \
@@ -337,13 +355,15 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$CPU_MODEL" \
     --arg relay_rate "$RELAY_RATE" --arg loadavg "$LOADAVG_START" \
     --slurpfile a "$RUN/a.json" --slurpfile b "$RUN/b.json" --slurpfile c "$RUN/c.json" \
     --slurpfile d "$RUN/d.json" --slurpfile e "$RUN/e.json" --slurpfile bare "$RUN/bare.json" \
-    --slurpfile esql "$RUN/e-sql.json" --slurpfile dsql "$RUN/d-sql.json" '{
+    --slurpfile esql "$RUN/e-sql.json" --slurpfile dsql "$RUN/d-sql.json" \
+    --slurpfile en "$RUN/e_nosearch.json" --slurpfile ensql "$RUN/e_nosearch-sql.json" '{
       date: $date, commit: $commit,
       machine: {cores: $cores, cpu_model: $cpu, kernel: $kernel, loadavg_at_start: $loadavg},
       settings: {fsync: "on", synchronous_commit: "on", relay_rate: $relay_rate,
                  transport: "loopback", build: "release"},
       scenarios: {a: $a[0], b: $b[0], c: $c[0], d: ($d[0] + {database: $dsql[0]}),
-                  e: ($e[0] + {database: $esql[0]}), bare: $bare[0]}
+                  e: ($e[0] + {database: $esql[0]}), e_nosearch: ($en[0] + {database: $ensql[0]}),
+                  bare: $bare[0]}
     }' >"$OUT/results.json"
 jq -r "$MD_JQ" "$OUT/results.json" >"$OUT/results.md"
 cat "$OUT/results.md"
