@@ -10,7 +10,8 @@
 #
 # After the migrations, every run makes sure the message partitions of this
 # month and the next PARTITION_MONTHS_AHEAD months exist (and moves rows out
-# of messages_default), see docs/database.md.
+# of messages_default), see docs/database.md, and warns when the database's
+# character type leaves Chinese words out of the text search index.
 #
 # Environment:
 #   DATABASE_URL            the database (required)
@@ -65,7 +66,7 @@ echo "migrate: $created message partition(s) created ($ahead month(s) ahead)"
 
 # The trigram search index (022) indexes the letters the database's LC_CTYPE
 # classifies as letters: under C or POSIX, no Chinese ones.
-read -r cjk ctype < <("${psql_cmd[@]}" -tA -F ' ' <<'SQL'
+ctype_check=$("${psql_cmd[@]}" -tA -F ' ' <<'SQL'
 SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') AS trgm \gset
 \if :trgm
 SELECT cardinality(show_trgm(chr(20013) || chr(25991) || chr(23383))) > 0, datctype
@@ -75,6 +76,7 @@ SELECT true, '';
 \endif
 SQL
 )
+read -r cjk ctype <<<"$ctype_check"
 if [ "$cjk" != t ]; then
     echo "migrate: warning: the database's LC_CTYPE is $ctype, which has no Chinese letters:" \
         "the text search index skips Chinese words (docs/database.md, \"Search and the character type\")" >&2
