@@ -36,7 +36,7 @@ C_CONNS=${C_CONNS:-10000}                           # idle connections
 D_COUNT=${D_COUNT:-40000}                           # logins prepared (codes fetched)
 E_CONNS=${E_CONNS:-100} E_ROOMS=${E_ROOMS:-10} E_WINDOW=${E_WINDOW:-16}
 STEP_SECONDS=${STEP_SECONDS:-4}
-BENCH_RUNS=${BENCH_RUNS:-3}                         # runs of d and e (median reported)
+BENCH_RUNS=${BENCH_RUNS:-3}                         # runs of d, e and e_nosearch (median reported)
 
 # The benchmark measures capacity, not policy: the per-connection rate limit
 # is raised so that senders (10 msg/s each in a, b) and the closed loop of e
