@@ -175,3 +175,37 @@ test('a closed-loop loadgen run keeps its window full and loses nothing', async 
     assert.ok(s.io_stall_ms >= 0 && s.io_stall_ms <= 1000 * (s.seconds + 10), JSON.stringify(s));
   }
 });
+
+// The published table (tools/bench/results-table.jq, through
+// `tools/bench.sh --render`): ids skipped and messages not yet received
+// when the count was taken are told apart in the Lost column.
+test('the results table names a backlog apart from skipped ids', () => {
+  const out = fs.mkdtempSync(path.join(tmp, 'render-'));
+  const step = (senders, ok) => ({
+    senders, ok, rate_per_sender: 10, deliveries_per_s: senders * 10000, messages_per_s: senders * 10,
+    p50_ms: 10, p99_ms: ok ? 30 : 300, max_ms: 400, delivered_share: ok ? 1 : 0.1, client_cpu: 0.2,
+    fail_reason: ok ? undefined : 'deliveries below the minimum share of expected', lost: 0,
+  });
+  const scenario = (lost, missing) => ({
+    steps: [step(100, true), step(200, false)], last_good: step(100, true),
+    lost_total: lost, missing_after_final_drain: missing, duplicated_total: 0,
+    failures: { connect: 0, handshake: 0, invalid_session: 0, timeout: 0, protocol: 0, closed: 0 },
+  });
+  fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify({
+    date: '2026-01-01T00:00:00Z', commit: 'abc1234',
+    machine: { cores: 2, cpu_model: 'test', kernel: 'test', loadavg_at_start: '0 0 0' },
+    scenarios: { a: scenario(0, 0), bare: scenario(1234567, 1234560), b: scenario(3, 0) },
+  }));
+  const script = path.join(__dirname, '..', '..', 'tools', 'bench.sh');
+  const r = spawnSync(script, ['--render'], {
+    encoding: 'utf8', timeout: 30000, env: { ...process.env, BENCH_OUT: out },
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
+  assert.equal(md, r.stdout);
+  const row = (id) => md.split('\n').find((l) => l.startsWith(`| ${id} |`)).split(' | ');
+  assert.equal(row('a')[5], '0 / 0');
+  assert.equal(row('bare')[5], '1,234,567 (7 skipped, 1,234,560 not received 5 s after the last step) / 0');
+  assert.equal(row('b')[5], '3 / 0');
+  assert.match(md, /\| d \| logins \| not run \|/);
+});
