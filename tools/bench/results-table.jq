@@ -62,4 +62,4 @@ steprow("b"; "100 rooms × 10 clients, through nginx"; "–"),
 erow("e"; $sc.e; ""; "≥ 50,000/s"),
 erow("e, no search index"; $sc.e_nosearch; " (the trigram index of issue #6 dropped)"; "– (what the search index costs)"),
 "",
-"Latency is end to end: scheduled send time to receipt, measured by the load generator on one clock. Lost / dup are totals over the whole run of a scenario: ids a receiver skipped or still lacked 5 s after the last step while another member of its room had them, and ids seen twice or out of order; both must be 0. See docs/bench.md."
+"Latency is end to end: scheduled send time to receipt, measured by the load generator on one clock. Lost / dup are totals over the whole run of a scenario: ids a receiver skipped or still lacked 5 s after the last step while another member of its room had them, and ids seen twice or out of order; both must be 0 in the relay's rows. See docs/bench.md."
