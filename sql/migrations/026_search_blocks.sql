@@ -30,6 +30,11 @@
 -- triggers of messages: rows inserted straight into a partition, or with
 -- triggers disabled (session_replication_role = replica), get no block.
 
+-- No insert may commit between the copy of the existing messages below and
+-- the triggers' creation: hold off writers (the relays wait) until commit.
+-- The copy and the index build take about 7 s for 1.3 million messages here.
+LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE message_search (
     room_id     bigint NOT NULL,
     created_at  timestamptz NOT NULL,   -- the messages' created_at

@@ -60,6 +60,6 @@ steprow("b"; "100 rooms × 10 clients, through nginx"; "–"),
 ($sc.d as $d | if $d == null or $d.error or $d.logins == null then "| d | logins | not run | ≥ 5,000/s | | | | | |" else
  "| d | logins through nginx, 32 clients (real /login) | \($d.logins_per_s | n) logins/s\($d | runs) | ≥ 5,000/s | \($d | lat) | – | \($d.failed) failed logins | \($d | cpu) | median run: \($d.logins | n) logins in \($d.seconds | f2) s; \($d.database.sessions // "–" | n) sessions in PostgreSQL for \($d.logins_total // $d.logins | n) logins\(if $d.programs_cpu then "; CPU per login (µs): " + ($d | progs("login"; $d.logins_per_s)) else "" end) |" end),
 erow("e"; $sc.e; ""; "≥ 50,000/s"),
-erow("e, no search index"; $sc.e_nosearch; " (the trigram index of issue #6 dropped)"; "– (what the search index costs)"),
+erow("e, no search index"; $sc.e_nosearch; " (the text search of issue #6, its blocks and index, dropped)"; "– (what the search costs)"),
 "",
 "Latency is end to end: scheduled send time to receipt, measured by the load generator on one clock. Lost / dup are totals over the whole run of a scenario: ids a receiver skipped or still lacked 5 s after the last step while another member of its room had them, and ids seen twice or out of order; both must be 0 in the relay's rows. See docs/bench.md."
