@@ -64,8 +64,8 @@ SQL
 )
 echo "migrate: $created message partition(s) created ($ahead month(s) ahead)"
 
-# The trigram search index (022) indexes the letters the database's LC_CTYPE
-# classifies as letters: under C or POSIX, no Chinese ones.
+# The trigram search index (026, on message_search) indexes the letters the
+# database's LC_CTYPE classifies as letters: under C or POSIX, no Chinese ones.
 ctype_check=$("${psql_cmd[@]}" -tA -F ' ' <<'SQL'
 SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') AS trgm \gset
 \if :trgm
