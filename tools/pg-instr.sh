@@ -17,9 +17,9 @@
 #   tools/pg-instr.sh [N]       N batches (default 10)
 #   PG_INSTR_BATCH=286          messages per batch ((e)'s average batch)
 #   PG_INSTR_ROOMS=5            rooms per batch ((e)'s rooms per writer)
-#   PG_INSTR_PREP=FILE.sql      SQL run first in both runs (the same cost in
-#                               each, so it cancels): a change to try, such
-#                               as DROP INDEX or CREATE OR REPLACE FUNCTION
+#   PG_INSTR_PREP=FILE.sql      SQL run by psql on the database before its
+#                               history is made: a change to try, such as
+#                               DROP INDEX or CREATE OR REPLACE FUNCTION
 #   PG_INSTR_KEEP=1             keep the directory and its callgrind files
 #
 # Needs valgrind; not part of make test. Two runs of one build and
@@ -83,18 +83,19 @@ CREATE TABLE pg_instr_batch AS
     JOIN users u ON u.openid = 'pg-instr-' || (g % 100 + 1);
 ANALYZE;
 SQL
+[ -z "$PREP" ] || psql "$URL" -Xq -v ON_ERROR_STOP=1 -f "$PREP" >/dev/null || die "$PREP failed"
 batches 100000 100 | psql "$URL" -Xq -v ON_ERROR_STOP=1 >/dev/null || die "the history failed"
 "$ROOT/tools/stack.sh" stop "$DIR/stack" >/dev/null 2>&1
 DATA=$DIR/stack/pg/data
 
-# count BATCHES: instructions of a single-user backend running PREP and
-# BATCHES batches on a copy of the data directory.
+# count BATCHES: instructions of a single-user backend running BATCHES
+# batches on a copy of the data directory.
 count() {
     local copy=$DIR/data.$1 out=$DIR/callgrind.$1
     cp -a "$DATA" "$copy"
     touch "$out"   # callgrind, run as postgres, writes into it
     [ "$(id -u)" != 0 ] || chown postgres: "$out"
-    { [ -z "$PREP" ] || cat "$PREP"; batches 0 "$1"; } |
+    batches 0 "$1" |
         as_pg valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$out" \
             "$PG_BIN/postgres" --single -D "$copy" -c synchronous_commit=off chat >"$DIR/backend.$1" 2>&1
     ! grep -q ERROR "$DIR/backend.$1" || die "the backend failed: $(grep -m1 ERROR "$DIR/backend.$1")"
