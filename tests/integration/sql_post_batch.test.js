@@ -7,14 +7,10 @@
 
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('path');
-const { spawnSync } = require('child_process');
-const { ROOT, env } = require('../lib/harness');
-const { urlFor, psqlRun, psql } = require('../lib/scratch-db');
+const { urlFor, psqlRun, psql, createMigratedDb, dropDb } = require('../lib/scratch-db');
 
 const DB = `chat_sqlpb_${process.pid}`;
 
-const admin = (script) => psql(env.ADMIN_DATABASE_URL, script);
 const owner = (script, vars) => psql(urlFor(DB), script, vars);
 const relay = (script, vars) => psqlRun(urlFor(DB, 'chat_relay'), script, vars);
 
@@ -88,17 +84,10 @@ const fresh = (idx, seq, who) => ({
 
 describe('chat_post_batch (scratch database)', () => {
   before(() => {
-    admin(`DROP DATABASE IF EXISTS ${DB}`);
-    admin(`CREATE DATABASE ${DB}`);
-    const m = spawnSync(path.join(ROOT, 'sql', 'migrate.sh'), [], {
-      encoding: 'utf8', env: Object.assign({}, process.env, { DATABASE_URL: urlFor(DB) }),
-    });
-    assert.equal(m.status, 0, m.stderr);
+    createMigratedDb(DB);
     owner(SETUP);
   });
-  after(() => {
-    admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-  });
+  after(() => dropDb(DB));
 
   test('one room: numbered from last_seq in batch order, stored, answered with names', () => {
     const before = lastSeq('ra');

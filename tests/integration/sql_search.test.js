@@ -7,14 +7,10 @@
 
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('path');
-const { spawnSync } = require('child_process');
-const { ROOT, env } = require('../lib/harness');
-const { urlFor, psqlRun, psql } = require('../lib/scratch-db');
+const { urlFor, psqlRun, psql, createMigratedDb, dropDb } = require('../lib/scratch-db');
 
 const DB = `chat_sqls_${process.pid}`;
 
-const admin = (script) => psql(env.ADMIN_DATABASE_URL, script);
 const owner = (script, vars) => psql(urlFor(DB), script, vars);
 const relay = (script, vars) => psql(urlFor(DB, 'chat_relay'), script, vars);
 const dba = (script, vars) => psql(urlFor(DB, 'chat_dba'), script, vars);
@@ -58,17 +54,10 @@ const uidOf = (openid) => {
 
 describe('text search through message_search (migration 026)', () => {
   before(() => {
-    admin(`DROP DATABASE IF EXISTS ${DB}`);
-    admin(`CREATE DATABASE ${DB}`);
-    const m = spawnSync(path.join(ROOT, 'sql', 'migrate.sh'), [], {
-      encoding: 'utf8', env: Object.assign({}, process.env, { DATABASE_URL: urlFor(DB) }),
-    });
-    assert.equal(m.status, 0, m.stderr);
+    createMigratedDb(DB);
     owner(SETUP);
   });
-  after(() => {
-    admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-  });
+  after(() => dropDb(DB));
 
   test('a relay batch makes one block per room, and each message is found by its words', () => {
     const a0 = lastSeq('sa'), b0 = lastSeq('sb');

@@ -1,11 +1,13 @@
 // scratch-db.js -- psql against any database of the test cluster, for the
 // tests that create a scratch database of their own (sql_*.test.js): URLs
-// for another database or role, and psql with variables whose rows come back
-// as arrays of strings (NULL as null). Times print in UTC, ISO style.
+// for another database or role, psql with variables whose rows come back
+// as arrays of strings (NULL as null; times print in UTC, ISO style), and a
+// migrated scratch database made and dropped.
 'use strict';
 
+const path = require('path');
 const { spawnSync } = require('child_process');
-const { env } = require('./harness');
+const { ROOT, env } = require('./harness');
 
 // env.ADMIN_DATABASE_URL with another database and/or role.
 function urlFor(db, user) {
@@ -34,4 +36,20 @@ function psql(url, script, vars) {
   return r.rows;
 }
 
-module.exports = { urlFor, psqlRun, psql };
+// A new database `db` (dropped first if a run before left it), migrated by
+// sql/migrate.sh; throws with migrate.sh's messages when that fails.
+function createMigratedDb(db) {
+  psql(env.ADMIN_DATABASE_URL, `DROP DATABASE IF EXISTS ${db}`);
+  psql(env.ADMIN_DATABASE_URL, `CREATE DATABASE ${db}`);
+  const m = spawnSync(path.join(ROOT, 'sql', 'migrate.sh'), [], {
+    encoding: 'utf8', env: Object.assign({}, process.env, { DATABASE_URL: urlFor(db) }),
+  });
+  if (m.status !== 0) throw new Error(`migrate.sh failed (${m.status}): ${m.stderr}`);
+}
+
+// Drop `db`, closing its sessions.
+function dropDb(db) {
+  psql(env.ADMIN_DATABASE_URL, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+}
+
+module.exports = { urlFor, psqlRun, psql, createMigratedDb, dropDb };
