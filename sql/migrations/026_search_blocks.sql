@@ -15,9 +15,9 @@
 -- a message inserted on its own makes a block of one.
 --
 -- A search finds the blocks whose text matches, then, in messages, the text
--- messages of those blocks that match themselves (chat_search below; the
--- line breaks between messages cannot join two messages into a false hit,
--- and any other false hit of a block is removed by the second match).
+-- messages of those blocks that match themselves (chat_search below): a
+-- block that matches only across the line break between two messages, or
+-- only through a message since edited or deleted, yields no row.
 -- Every text message is in a block holding its current content:
 --  * INSERT into messages adds the blocks of the statement's rows;
 --  * UPDATE adds a block for every updated text row (its new content; the
