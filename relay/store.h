@@ -85,7 +85,7 @@ int store_room_join(const char *name, long long since, long long history, long l
                     store_join_fn fn, void *ctx);
 
 /* Post n messages, each to its room (room_ids[i]), in one transaction (see
- * chat_post_batch in sql/migrations/011) on writer connection `writer`
+ * chat_post_batch_compact in sql/migrations/027) on writer connection `writer`
  * (< store_writers(); batches on one writer commit in the order sent): kinds are "text" or "image";
  * cids entries may be NULL; skey_hashes are the senders' sha256(skey),
  * checked in the same transaction. fn gets one row per input (idx 1..n);

@@ -9,6 +9,7 @@
 #include "db.h"
 #include "log.h"
 #include "pg_array.h"
+#include "post_answer.h"
 #include "store.h"
 #include "store_job.h"
 #include "util.h"
@@ -30,7 +31,7 @@ const struct store_statement store_statements[STMT_COUNT] = {
                         "SELECT * FROM chat_room_join($1, $2::bigint, $3::bigint, $4::bigint)", 4,
                         false},
     [STMT_POST_BATCH] = {"relay_post_batch",
-                         "SELECT * FROM chat_post_batch($1::bigint[], $2::bigint[], "
+                         "SELECT * FROM chat_post_batch_compact($1::bigint[], $2::bigint[], "
                          "$3::text[], $4::text[], $5::text[], $6::bytea[])",
                          6, true},
     [STMT_FETCH] = {"relay_fetch",
@@ -144,11 +145,11 @@ int store_room_join(const char *name, long long since, long long history, long l
     return job_send(STMT_ROOM_JOIN, values, NULL, done_join, (void *)fn, ctx);
 }
 
-static void done_rows(struct job *j, PGresult *r, int col, const char *what)
+/* Rows of a fetch (col 0) or per-message rows of a post (col 4) to fn. */
+static void answer_rows(store_rows_fn fn, void *ctx, const PGresult *r, int col, const char *what)
 {
-    store_rows_fn fn = (store_rows_fn)j->fn;
     if (!res_ok(r, what)) {
-        fn(j->ctx, -1, NULL, 0);
+        fn(ctx, -1, NULL, 0);
         return;
     }
     int n = PQntuples(r);
@@ -164,18 +165,72 @@ static void done_rows(struct job *j, PGresult *r, int col, const char *what)
         if (col > 0 && !rows[i].duplicate && !val(r, i, col + 5))
             rows[i].content = NULL; /* a fresh post: the caller has the content */
     }
-    fn(j->ctx, 0, rows, (size_t)n);
+    fn(ctx, 0, rows, (size_t)n);
     free(rows);
+}
+
+/* A batch in flight: what chat_post_batch_compact's short answer needs
+ * (the rooms, senders and kinds sent) and the caller's callback. */
+struct post_call {
+    store_rows_fn fn;
+    void *ctx;
+    size_t n;
+    struct post_answer_msg msgs[];
+};
+
+/* The short answer (post_answer.h): its room rows (idx -1: room_id in
+ * column 12, first number in seq) and sender rows (idx 0) expanded into
+ * one row per message of the batch. Returns 0 or -1 (logged). */
+static int expand_short_answer(const PGresult *r, const struct post_call *call,
+                               struct store_row *rows)
+{
+    int n = PQntuples(r);
+    struct post_answer_room *rooms = xcalloc((size_t)n, sizeof(*rooms));
+    struct post_answer_sender *senders = xcalloc((size_t)n, sizeof(*senders));
+    size_t nrooms = 0, nsenders = 0;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        long long idx = num(r, i, 0);
+        if (idx == -1)
+            rooms[nrooms++] = (struct post_answer_room){num(r, i, 12), num(r, i, 4)};
+        else if (idx == 0)
+            senders[nsenders++] =
+                (struct post_answer_sender){num(r, i, 5), val(r, i, 6), val(r, i, 7)};
+        else
+            rc = -1;
+    }
+    if (rc == 0)
+        rc = post_answer_expand(call->msgs, call->n, rooms, nrooms, senders, nsenders,
+                                num(r, 0, 11), rows);
+    if (rc < 0)
+        log_error("db: post: an answer of %d rows that does not cover the batch of %zu messages", n,
+                  call->n);
+    free(rooms);
+    free(senders);
+    return rc;
 }
 
 static void done_post(struct job *j, PGresult *r)
 {
-    done_rows(j, r, 4, "post");
+    struct post_call *call = j->ctx;
+    if (!res_ok(r, "post")) {
+        call->fn(call->ctx, -1, NULL, 0);
+    } else if (PQntuples(r) > 0 && num(r, 0, 0) < 1) {
+        struct store_row *rows = xcalloc(call->n, sizeof(*rows));
+        if (expand_short_answer(r, call, rows) == 0)
+            call->fn(call->ctx, 0, rows, call->n);
+        else
+            call->fn(call->ctx, -1, NULL, 0);
+        free(rows);
+    } else {
+        answer_rows(call->fn, call->ctx, r, 4, "post"); /* one row per message */
+    }
+    free(call);
 }
 
 static void done_fetch(struct job *j, PGresult *r)
 {
-    done_rows(j, r, 0, "fetch");
+    answer_rows((store_rows_fn)j->fn, j->ctx, r, 0, "fetch");
 }
 
 int store_post(size_t writer, size_t n, const long long *room_ids, const long long *user_ids,
@@ -197,13 +252,20 @@ int store_post(size_t writer, size_t n, const long long *room_ids, const long lo
         pg_array_add_text(&a[4], cids[i]);
         pg_array_add_bytes(&a[5], skey_hashes[i], 32);
     }
+    struct post_call *call = xcalloc(1, sizeof(*call) + n * sizeof(call->msgs[0]));
+    *call = (struct post_call){.fn = fn, .ctx = ctx, .n = n};
+    for (size_t i = 0; i < n; i++)
+        call->msgs[i] =
+            (struct post_answer_msg){room_ids[i], user_ids[i], strcmp(kinds[i], "image") == 0};
     const char *values[6];
     int lengths[6];
     for (size_t c = 0; c < 6; c++) {
         lengths[c] = pg_array_finish(&a[c]);
         values[c] = a[c].buf;
     }
-    int rc = job_send_writer(writer, STMT_POST_BATCH, values, lengths, done_post, (void *)fn, ctx);
+    int rc = job_send_writer(writer, STMT_POST_BATCH, values, lengths, done_post, (void *)fn, call);
+    if (rc < 0)
+        free(call); /* done_post will not run */
     for (size_t c = 0; c < 6; c++)
         pg_array_free(&a[c]);
     return rc;

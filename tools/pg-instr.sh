@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # pg-instr.sh -- PostgreSQL's instructions per message in the relay's batch
-# insert (chat_post_batch), counted by callgrind.
+# insert (chat_post_batch_compact, migration 027), counted by callgrind.
 #
 # What (e) of `make bench` reports per message moves by a fifth with the
 # host's speed from one run to the next, more than most changes to the SQL
@@ -64,7 +64,7 @@ batches() {
             "(1795234567000000000 + ($k::bigint * $BATCH + g) * 7919) || ' s=' || uid || ' k=' ||" \
             "($k * $BATCH + g) ORDER BY g) d, array_fill(NULL::text, ARRAY[count(*)::int]) e," \
             "array_agg(hash ORDER BY g) f FROM pg_instr_batch) s," \
-            "chat_post_batch(s.a, s.b, s.c, s.d, s.e, s.f);"
+            "chat_post_batch_compact(s.a, s.b, s.c, s.d, s.e, s.f);"
     done
 }
 

@@ -140,10 +140,12 @@ describe('migrations, roles and privileges (scratch database)', () => {
       assertDenied(as('chat_dba', `SELECT * FROM chat_sessions_ended(ARRAY['sess-priv-1'])`), 'chat_dba chat_sessions_ended');
     });
 
-    test('chat_post_batch runs with its settings: generic plans, work_mem, a fixed search_path', () => {
-      const [[config]] = owner(`SELECT array_to_string(proconfig, ' ') FROM pg_proc WHERE proname = 'chat_post_batch'`);
-      for (const want of ['plan_cache_mode=force_generic_plan', 'work_mem=32MB', 'search_path=public, pg_temp']) {
-        assert.ok(config.includes(want), `${want} in ${config}`);
+    test('chat_post_batch and chat_post_batch_compact run with their settings: generic plans, work_mem, a fixed search_path', () => {
+      for (const fn of ['chat_post_batch', 'chat_post_batch_compact']) {
+        const [[config]] = owner(`SELECT array_to_string(proconfig, ' ') FROM pg_proc WHERE proname = '${fn}'`);
+        for (const want of ['plan_cache_mode=force_generic_plan', 'work_mem=32MB', 'search_path=public, pg_temp']) {
+          assert.ok(config.includes(want), `${want} in ${fn}: ${config}`);
+        }
       }
     });
 
@@ -196,6 +198,8 @@ describe('migrations, roles and privileges (scratch database)', () => {
       assertDenied(as('chat_dba', `${rw}CREATE TABLE dba_table (x int)`), 'CREATE TABLE');
       assertDenied(as('chat_dba', `${rw}SELECT chat_drop_partitions('0')`), 'chat_drop_partitions');
       assertDenied(as('chat_dba', `${rw}SELECT chat_create_partitions(1)`), 'chat_create_partitions');
+      assertDenied(as('chat_dba', `${rw}SELECT * FROM chat_post_batch_compact('{1}', '{1}', '{text}', '{x}', '{NULL}', '{}')`),
+        'chat_post_batch_compact');
       assertDenied(as('chat_dba', `${rw}SELECT chat_cleanup_sessions('0')`), 'chat_cleanup_sessions');
       // And no write privilege on any table, view or partition in the catalog.
       const writable = owner(`SELECT string_agg(c.oid::regclass::text, ', ') FROM pg_class c

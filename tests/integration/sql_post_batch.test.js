@@ -2,7 +2,10 @@
 // as chat_relay on a scratch database: numbering (one room, several rooms,
 // gap-free), bad sessions, cids (resent, repeated in a batch), a missing
 // room, and that the fast path (no cid, every session live; migration 024)
-// answers exactly what the checked path (015's function) answers.
+// answers exactly what the checked path (015's function) answers. Then
+// chat_post_batch_compact (027), which the relay calls: its short answer
+// (a row per room and per sender) numbers the messages as chat_post_batch
+// does, and its other answers are chat_post_batch's.
 'use strict';
 
 const { describe, test, before, after } = require('node:test');
@@ -44,7 +47,7 @@ const idOf = (table, key, name) => {
 
 // One batch: msgs are {room, user (openid), skey, text, cid}; returns the
 // answer rows as objects (time_ms checked, then left out), or {error}.
-function post(msgs, fn = 'chat_post_batch', as = relay) {
+function post(msgs, fn = 'chat_post_batch', as = relay, columns = COLUMNS) {
   const list = (f) => msgs.map(f).join('\x1f');
   const vars = {
     rooms: list((m) => idOf('rooms', 'name', m.room)), users: list((m) => idOf('users', 'openid', m.user)),
@@ -52,7 +55,7 @@ function post(msgs, fn = 'chat_post_batch', as = relay) {
   };
   const split = (v) => `string_to_array(:'${v}', E'\\x1f')`;
   const r = as(`
-SELECT ${COLUMNS.map((c) => `b.${c}`).join(', ')},
+SELECT ${columns.map((c) => `b.${c}`).join(', ')},
        abs(b.time_ms - (extract(epoch FROM now()) * 1000)::bigint) < 60000
 FROM ${fn}(${split('rooms')}::bigint[], ${split('users')}::bigint[],
   array_fill('text'::text, ARRAY[${msgs.length}]), ${split('texts')},
@@ -61,8 +64,8 @@ FROM ${fn}(${split('rooms')}::bigint[], ${split('users')}::bigint[],
   vars);
   if (r.status !== 0) return { error: r.stderr };
   return r.rows.map((row) => {
-    assert.equal(row[COLUMNS.length], row[2] === 't' ? null : 't', `time_ms of ${row}`);
-    return Object.fromEntries(COLUMNS.map((c, i) => [c, row[i]]));
+    assert.equal(row[columns.length], row[2] === 't' ? null : 't', `time_ms of ${row}`);
+    return Object.fromEntries(columns.map((c, i) => [c, row[i]]));
   });
 }
 
@@ -163,6 +166,78 @@ describe('chat_post_batch (scratch database)', () => {
     assert.deepEqual(fast, checked);
     assert.deepEqual(stored('fa').map((r) => r.slice(0, 3)), stored('ca').map((r) => r.slice(0, 3)));
     assert.deepEqual(stored('fb').map((r) => r.slice(0, 3)), stored('cb').map((r) => r.slice(0, 3)));
+  });
+
+  // chat_post_batch_compact (027), as the relay calls it.
+  const COMPACT = [...COLUMNS, 'room_id'];
+  const compact = (msgs) => post(msgs, 'chat_post_batch_compact', relay, COMPACT);
+  // Its short answer in a fixed order: room rows by room, then sender rows by user.
+  const sorted = (rows) => [...rows].sort((a, b) => Number(a.idx) - Number(b.idx) ||
+    Number(a.room_id) - Number(b.room_id) || Number(a.user_id) - Number(b.user_id));
+  const roomRow = (room, seq) => ({
+    idx: '-1', duplicate: 'f', invalid: 'f', room: null, seq: String(seq), user_id: null, nickname: null,
+    avatar_url: null, kind: null, content: null, cid: null, room_id: idOf('rooms', 'name', room),
+  });
+  const senderRow = (who) => ({
+    ...fresh(0, 0, who), seq: null, kind: null, room_id: null,
+  });
+
+  test('compact, fast path: one row per room (its first number) and one per sender, not per message', () => {
+    owner(`INSERT INTO rooms (name) VALUES ('ka'), ('kb')`);
+    const a0 = lastSeq('ka'), b0 = lastSeq('kb');
+    const got = compact([ann('kb', 'b1'), bob('ka', 'a1'), ann('ka', 'a2'), bob('kb', 'b2'), ann('kb', 'b3')]);
+    const want = [roomRow('ka', a0 + 1), roomRow('kb', b0 + 1), senderRow('pb-1'), senderRow('pb-2')];
+    assert.deepEqual(sorted(got), sorted(want));
+    // Each room's messages numbered from that first number in batch order.
+    assert.deepEqual(stored('ka').slice(-2), [[String(a0 + 1), 'pb-2', 'a1', null], [String(a0 + 2), 'pb-1', 'a2', null]]);
+    assert.deepEqual(stored('kb').slice(-3).map((r) => [r[0], r[2]]),
+      [[String(b0 + 1), 'b1'], [String(b0 + 2), 'b2'], [String(b0 + 3), 'b3']]);
+    assert.equal(lastSeq('ka'), a0 + 2);
+    assert.equal(lastSeq('kb'), b0 + 3);
+    const one = compact([bob('ka', 'a3'), bob('ka', 'a4')]);
+    assert.deepEqual(sorted(one), [roomRow('ka', a0 + 3), senderRow('pb-2')]);
+  });
+
+  test('compact: its short answer, numbered in batch order, is what chat_post_batch answers', () => {
+    owner(`INSERT INTO rooms (name) VALUES ('la'), ('lb'), ('ma'), ('mb')`);
+    const batch = (ra, rb) => [ann(ra, 'x1'), bob(rb, 'y1'), bob(ra, 'x2'), ann(ra, 'x3'), ann(rb, 'y2'), bob(rb, 'y3')];
+    const msgs = batch('la', 'lb');
+    const short = compact(msgs);
+    const next = new Map(short.filter((r) => r.idx === '-1').map((r) => [r.room_id, Number(r.seq)]));
+    const names = new Map(short.filter((r) => r.idx === '0').map((r) => [r.user_id, r]));
+    const expanded = msgs.map((m, i) => {
+      const room = idOf('rooms', 'name', m.room), s = names.get(uid(m.user));
+      const seq = next.get(room);
+      next.set(room, seq + 1);
+      return { ...fresh(i + 1, seq, m.user), nickname: s.nickname, avatar_url: s.avatar_url };
+    });
+    const legacy = post(batch('ma', 'mb'));
+    const rebase = (rows, ra) => rows.map((r) => ({ ...r, seq: String(Number(r.seq) - lastSeq(ra) + 10) }));
+    assert.deepEqual(expanded.map((r) => r.idx), legacy.map((r) => r.idx));
+    assert.deepEqual(rebase(expanded.filter((r, i) => msgs[i].room === 'la'), 'la'),
+      rebase(legacy.filter((r, i) => msgs[i].room === 'la'), 'ma'));
+    assert.deepEqual(rebase(expanded.filter((r, i) => msgs[i].room === 'lb'), 'lb'),
+      rebase(legacy.filter((r, i) => msgs[i].room === 'lb'), 'mb'));
+    assert.deepEqual(stored('la'), stored('ma'));
+    assert.deepEqual(stored('lb'), stored('mb'));
+  });
+
+  test('compact, a cid or a bad session: one row per message, as chat_post_batch answers', () => {
+    owner(`INSERT INTO rooms (name) VALUES ('na'), ('oa')`);
+    const batch = (r) => [ann(r, 'ok'), bob(r, 'expired', { skey: 'expired-2' }), ann(r, 'c', { cid: `cid-${r}` })];
+    const got = compact(batch('na'));
+    const legacy = post(batch('oa'));
+    // (each batch has its own cid: a cid is the sender's across all rooms)
+    const sameCid = (r) => ({ ...r, cid: r.cid && r.cid.replace(/-(na|oa)$/, '') });
+    assert.deepEqual(got.map(({ room_id, ...r }) => [room_id, sameCid(r)]), legacy.map((r) => [null, sameCid(r)]));
+    assert.deepEqual(got.map((r) => [r.idx, r.invalid, r.seq]), [['1', 'f', '1'], ['2', 't', null], ['3', 'f', '2']]);
+  });
+
+  test('compact: a missing room fails the batch; an empty batch answers nothing', () => {
+    const a0 = lastSeq('ra');
+    assert.match(compact([ann('ra', 'x'), ann('nope', 'y')]).error || '', /a room does not exist/);
+    assert.equal(lastSeq('ra'), a0);
+    assert.deepEqual(compact([]), []);
   });
 
   test('chat_relay may not call the checked function directly', () => {
