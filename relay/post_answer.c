@@ -20,23 +20,36 @@ static int by_user_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* qsort and bsearch, which may not be given a NULL array even when empty. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 0)
+        qsort(base, n, size, cmp);
+}
+
+static void *find(const void *key, void *base, size_t n, size_t size,
+                  int (*cmp)(const void *, const void *))
+{
+    return n > 0 ? bsearch(key, base, n, size, cmp) : NULL;
+}
+
 int post_answer_expand(const struct post_answer_msg *msgs, size_t n, struct post_answer_room *rooms,
                        size_t nrooms, struct post_answer_sender *senders, size_t nsenders,
                        long long time_ms, struct store_row *rows)
 {
-    qsort(rooms, nrooms, sizeof(*rooms), by_room_id);
-    qsort(senders, nsenders, sizeof(*senders), by_user_id);
+    sort(rooms, nrooms, sizeof(*rooms), by_room_id);
+    sort(senders, nsenders, sizeof(*senders), by_user_id);
     for (size_t i = 1; i < nrooms; i++)
         if (rooms[i].room_id == rooms[i - 1].room_id)
             return -1;
     for (size_t i = 0; i < n; i++) {
         struct post_answer_room rkey = {.room_id = msgs[i].room_id};
-        struct post_answer_room *room = bsearch(&rkey, rooms, nrooms, sizeof(*rooms), by_room_id);
+        struct post_answer_room *room = find(&rkey, rooms, nrooms, sizeof(*rooms), by_room_id);
         if (!room)
             return -1;
         struct post_answer_sender skey = {.user_id = msgs[i].user_id};
         const struct post_answer_sender *s =
-            bsearch(&skey, senders, nsenders, sizeof(*senders), by_user_id);
+            find(&skey, senders, nsenders, sizeof(*senders), by_user_id);
         rows[i] = (struct store_row){
             .idx = (int)(i + 1),
             .seq = room->next_seq++,

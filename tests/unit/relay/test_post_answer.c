@@ -55,6 +55,10 @@ static void test_sender_without_row_has_no_name(void **state)
     assert_string_equal(rows[0].avatar_url, "");
     assert_string_equal(rows[1].nickname, "");
     assert_int_equal(rows[1].seq, 2);
+    struct post_answer_room again[] = {{1, 3}};
+    assert_int_equal(post_answer_expand(msgs, 2, again, 1, NULL, 0, 0, rows), 0);
+    assert_string_equal(rows[1].nickname, "");
+    assert_int_equal(rows[1].seq, 4);
 }
 
 /* Answers that do not cover the batch are refused, not guessed at. */
