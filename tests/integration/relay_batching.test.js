@@ -3,7 +3,9 @@
 // come within the delay wait and share the next transaction (one
 // created_at in PostgreSQL); a quiet writer posts at once; 64 waiting
 // messages go at once; with the delay off nothing is held. A writer over
-// 800 messages/s waits RELAY_BATCH_DELAY_BUSY instead, until a pause.
+// 800 messages/s waits RELAY_BATCH_DELAY_BUSY instead, until a pause. A
+// batch of several senders without cids gets each message's number and
+// name right (the short answer of migration 027).
 'use strict';
 
 const { test, after } = require('node:test');
@@ -60,6 +62,45 @@ test('RELAY_BATCH_DELAY=1s: quiet writer at once, then one transaction for what 
   assert.ok(burst < 900, `64 messages waited ${burst} ms`);
   const ids = a.frames.slice(from).filter((f) => f.type === 'user' && cids.includes(f.cid)).map((f) => f.id);
   assert.deepEqual(ids, cids.map((_, i) => m3.id + 1 + i), 'every message of the burst, in order');
+});
+
+// Messages without a cid (as the real clients send them) take
+// chat_post_batch_compact's fast path: its answer has a row per room and per
+// sender, from which the relay numbers each message (migration 027).
+test('a batch of several senders without cids: numbered in send order, each with its own sender\'s name', async (t) => {
+  const relay = await startRelay({ RELAY_BATCH_DELAY: '1s', RELAY_RATE: '1000', RELAY_RATE_BURST: '1000' });
+  relays.push(relay);
+  const via = { port: relay.port };
+  const room = uniqueRoom('fast'), other = uniqueRoom('fast');
+  const sa = newSession(), sb = newSession(), sc = newSession();
+  const a = await ChatClient.join(sa, { room, via, label: 'A' });
+  const b = await ChatClient.join(sb, { room, via, label: 'B' });
+  const c = await ChatClient.join(sc, { room: other, via, label: 'C' });
+  const w = await ChatClient.join(newSession(), { room, via, label: 'W' });
+  t.after(() => closeAll(a, b, c, w));
+
+  const m1 = await a.say('first'); // posted at once: the next batch waits out the delay
+  const sends = [[a, 'a1'], [b, 'b1'], [c, 'c1'], [a, 'a2'], [b, 'b2'], [c, 'c2'], [b, 'b3']];
+  for (const [client, content] of sends) client.send({ text: true, content });
+  const ours = /^[ab]\d$/;
+  const seen = await w.waitCount((f) => f.type === 'remote' && ours.test(f.content), 5);
+  const who = { a: sa, b: sb };
+  assert.deepEqual(seen.map((f) => [f.id, f.content, f.uid, f.nickName, f.avatarUrl]),
+    ['a1', 'b1', 'a2', 'b2', 'b3'].map((text, i) => {
+      const s = who[text[0]];
+      return [m1.id + 1 + i, text, s.uid, s.nickName, s.avatarUrl];
+    }));
+  const echoes = await c.waitCount((f) => f.type === 'user' && /^c\d$/.test(f.content), 2);
+  assert.deepEqual(echoes.map((f) => [f.id, f.content, f.nickName]), [[1, 'c1', sc.nickName], [2, 'c2', sc.nickName]]);
+  const own = await b.waitCount((f) => f.type === 'user' && ours.test(f.content), 3);
+  assert.deepEqual(own.map((f) => [f.id, f.content]), [[m1.id + 2, 'b1'], [m1.id + 4, 'b2'], [m1.id + 5, 'b3']]);
+  // One transaction held the five: two senders in one batch.
+  const times = sql(`SELECT DISTINCT m.created_at FROM messages m JOIN rooms r ON r.id = m.room_id
+                     WHERE r.name = :'room' AND m.seq > :'after'`, { room, after: String(m1.id) });
+  assert.equal(times.length, 1, 'the five messages share one transaction');
+  const stored = sql(`SELECT m.seq, m.content, m.user_id FROM messages m JOIN rooms r ON r.id = m.room_id
+                      WHERE r.name = :'room' AND m.seq > :'after' ORDER BY m.seq`, { room, after: String(m1.id) });
+  assert.deepEqual(stored, seen.map((f) => [String(f.id), f.content, String(f.uid)]));
 });
 
 test('RELAY_BATCH_DELAY=0: nothing is held, messages 200 ms apart have their own transactions', async (t) => {
