@@ -1,7 +1,8 @@
 -- 027_post_batch_compact.sql -- less work per message in the relay's batch
 -- insert (issue #7, scenario e), counted by tools/pg-instr.sh: 161,822
--- instructions per message before, 144,427 after (batches of 286 messages
+-- instructions per message before, 137,087 after (batches of 286 messages
 -- in 5 rooms, N = 20; docs/bench.md, "Counting PostgreSQL's instructions").
+-- Each change's count, on top of those above it unless it says "alone":
 --
 --  * chat_post_batch_compact: 024's chat_post_batch with a shorter answer.
 --    A batch with no cid and live sessions (the fast path) is answered with
@@ -10,16 +11,18 @@
 --    the messages itself from each room's first number, in batch order
 --    (relay/post_answer.c). That is one probe of users per sender instead of
 --    per message, and no sorted row per message (-5,800). The answer's time
---    is computed once (-2,600), and the insert no longer sorts the batch by
---    room and number first (-2,400). Other batches get the checked path's
---    rows, one per message, as before. 024's chat_post_batch stays, for
---    relays not yet upgraded.
---  * The created_at index of messages is a BRIN index (-4,800): rows arrive
---    in time order, so block ranges serve "the last hour" and "today" well,
---    and a BRIN index costs next to nothing per insert.
---  * The search blocks' text is not sorted by number (-1,700): a block only
---    has to hold every message's text, in any order, for chat_search to
---    find it (026).
+--    is computed once (-2,600). The messages are numbered in the INSERT
+--    itself (a window function over each room's messages in batch order),
+--    not first into an array sorted back into batch order and unnested
+--    again (-9,800). Other batches get the checked path's rows, one per
+--    message, as before. 024's chat_post_batch stays, for relays not yet
+--    upgraded.
+--  * The created_at index of messages is a BRIN index (-4,800 alone): rows
+--    arrive in time order, so block ranges serve "the last hour" and
+--    "today" well, and a BRIN index costs next to nothing per insert.
+--  * The search blocks' text is not sorted by number (-1,700 alone): a
+--    block only has to hold every message's text, in any order, for
+--    chat_search to find it (026).
 
 -- Read by the last_hour and active_today queries of sql/README.md and by
 -- the retention (021); every partition, present and future, gets it.
@@ -60,7 +63,8 @@ DECLARE
     nbad int;
     nrooms int;
     base bigint;
-    seqs bigint[];
+    rids bigint[];
+    bases bigint[];
     t_ms bigint := (extract(epoch FROM now()) * 1000)::bigint;
 BEGIN
     IF n = 0 THEN
@@ -91,10 +95,16 @@ BEGIN
         IF NOT FOUND THEN
             RAISE EXCEPTION 'chat_post_batch: a room does not exist';
         END IF;
-        seqs := ARRAY(SELECT base + g FROM generate_series(1, n) AS g);
+        INSERT INTO messages (room_id, seq, user_id, kind, content, cid)
+        SELECT x.r, base + x.i, x.u, x.k, x.body, NULL
+        FROM unnest(p_room_ids, p_user_ids, p_kinds, p_contents)
+             WITH ORDINALITY AS x(r, u, k, body, i);
+        rids := ARRAY[p_room_ids[1]];
+        bases := ARRAY[base];
     ELSE
         -- Several rooms: locked in id order (two writers never deadlock),
-        -- then each numbered from its last_seq in batch order.
+        -- bumped, then each room's messages numbered from its old last_seq
+        -- in batch order by the INSERT.
         PERFORM 1 FROM rooms r WHERE r.id = ANY (p_room_ids) ORDER BY r.id FOR UPDATE;
         GET DIAGNOSTICS nrooms = ROW_COUNT;
         IF nrooms <> (SELECT count(DISTINCT x) FROM unnest(p_room_ids) x)
@@ -108,20 +118,19 @@ BEGIN
             WHERE rooms.id = counts.r
             RETURNING rooms.id, rooms.last_seq - counts.k AS base
         )
-        SELECT array_agg(s.v ORDER BY s.i) INTO seqs
-        FROM (SELECT x.i, b.base + row_number() OVER (PARTITION BY x.r ORDER BY x.i) AS v
-              FROM unnest(p_room_ids) WITH ORDINALITY AS x(r, i) JOIN bumped b ON b.id = x.r) s;
+        SELECT array_agg(b.id), array_agg(b.base) INTO rids, bases FROM bumped b;
+        INSERT INTO messages (room_id, seq, user_id, kind, content, cid)
+        SELECT x.r, bb.base + row_number() OVER (PARTITION BY x.r ORDER BY x.i), x.u, x.k,
+               x.body, NULL
+        FROM unnest(p_room_ids, p_user_ids, p_kinds, p_contents)
+             WITH ORDINALITY AS x(r, u, k, body, i)
+        JOIN unnest(rids, bases) AS bb(id, base) ON bb.id = x.r;
     END IF;
 
-    INSERT INTO messages (room_id, seq, user_id, kind, content, cid)
-    SELECT x.r, x.s, x.u, x.k, x.body, NULL
-    FROM unnest(p_room_ids, seqs, p_user_ids, p_kinds, p_contents) AS x(r, s, u, k, body);
-
     RETURN QUERY
-    SELECT -1, false, false, NULL::text, min(x.s), NULL::bigint, NULL::text, NULL::text,
-           NULL::text, NULL::text, NULL::text, t_ms, x.r
-    FROM unnest(p_room_ids, seqs) AS x(r, s)
-    GROUP BY x.r;
+    SELECT -1, false, false, NULL::text, bb.base + 1, NULL::bigint, NULL::text, NULL::text,
+           NULL::text, NULL::text, NULL::text, t_ms, bb.id
+    FROM unnest(rids, bases) AS bb(id, base);
     RETURN QUERY
     SELECT 0, false, false, NULL::text, NULL::bigint, u.id, u.nickname, u.avatar_url,
            NULL::text, NULL::text, NULL::text, t_ms, NULL::bigint
@@ -130,9 +139,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION chat_post_batch_compact(bigint[], bigint[], text[], text[], text[], bytea[]) IS
-    'The relay''s batch insert: chat_post_batch, answered per room and per sender on its fast path (027).';
+    'The relay''s batch insert: chat_post_batch, answered per room and per sender '
+    'on its fast path (027).';
 
 REVOKE ALL ON FUNCTION chat_post_batch_compact(bigint[], bigint[], text[], text[], text[], bytea[])
     FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION chat_post_batch_compact(bigint[], bigint[], text[], text[], text[], bytea[])
-    TO chat_relay;
+GRANT EXECUTE ON FUNCTION
+    chat_post_batch_compact(bigint[], bigint[], text[], text[], text[], bytea[]) TO chat_relay;
